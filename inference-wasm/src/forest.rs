@@ -1,0 +1,559 @@
+//! The flat forest: its compact wire form, its checked in-memory form, and the one traversal.
+//!
+//! Wire form ([`Forest`], struct of arrays, every tree in preorder): a split node's left child is
+//! the next node, its right child is `right_offset` nodes further. Thresholds live in per-feature
+//! tables (a split stores an index), and every node's value is stored as the exact ratio of two
+//! counts (`num / den`: in-bag churners / in-bag rows), which is what the trainer's trees hold.
+//! Together with bincode's varints this comes to about 5 bytes a node.
+//!
+//! In memory ([`CompiledForest`]), built once at load after validation: one 16-byte record per
+//! node. Routing is `x[feature] <= threshold` → left, else right. Features are never NaN (the
+//! schema fills missing values), so there is no missing-value branch.
+
+use bincode::{Decode, Encode};
+
+/// The forest as stored in the artifact.
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+pub struct Forest {
+    /// Number of input features (= schema fields).
+    pub n_features: u32,
+    /// Nodes in each tree; trees are stored one after another.
+    pub tree_sizes: Vec<u32>,
+    /// Per node: 0 for a leaf, `f + 1` for a split on feature `f`.
+    pub split_feature: Vec<u16>,
+    /// Per split node (in node order): index into `thresholds[f]`.
+    pub split_threshold: Vec<u32>,
+    /// Per split node: the right child is this many nodes after the split (the left child is next).
+    pub right_offset: Vec<u32>,
+    /// Per node: value = `value_num / value_den` (exactly the trainer's node mean).
+    pub value_num: Vec<u32>,
+    pub value_den: Vec<u32>,
+    /// Per feature: the distinct thresholds its splits use, ascending.
+    pub thresholds: Vec<Vec<f64>>,
+}
+
+/// A node of a tree handed to [`Forest::build`] (any node order; the root is node 0).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BuildNode {
+    Leaf { value: f64 },
+    Split { feature: u32, threshold: f64, value: f64, left: usize, right: usize },
+}
+
+/// Why a forest could not be built or loaded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ForestError {
+    #[error("forest: {0}")]
+    Invalid(String),
+}
+
+fn invalid(msg: impl Into<String>) -> ForestError {
+    ForestError::Invalid(msg.into())
+}
+
+/// Largest forest the format accepts (nodes in all trees): keeps a hostile file from making
+/// the loader build an arbitrarily large table.
+pub const MAX_NODES: usize = 16 << 20;
+
+impl Forest {
+    /// Lays trees out in the compact form. Fails if a value is not an exact ratio of counts
+    /// (so the stored forest could not reproduce it bit for bit) or the tree is malformed.
+    pub fn build(n_features: u32, trees: &[Vec<BuildNode>]) -> Result<Forest, ForestError> {
+        if n_features == 0 || n_features > u16::MAX as u32 - 1 {
+            return Err(invalid(format!("{n_features} features (1 to 65534 allowed)")));
+        }
+        // Threshold tables: every distinct threshold per feature.
+        let mut tables: Vec<Vec<f64>> = vec![Vec::new(); n_features as usize];
+        for tree in trees {
+            for node in tree {
+                if let BuildNode::Split { feature, threshold, .. } = *node {
+                    let t = tables
+                        .get_mut(feature as usize)
+                        .ok_or_else(|| invalid(format!("split on feature {feature}")))?;
+                    if !threshold.is_finite() {
+                        return Err(invalid(format!("threshold {threshold} is not finite")));
+                    }
+                    t.push(threshold);
+                }
+            }
+        }
+        for t in &mut tables {
+            t.sort_by(f64::total_cmp);
+            t.dedup_by(|a, b| a.to_bits() == b.to_bits());
+        }
+        let mut f = Forest {
+            n_features,
+            tree_sizes: Vec::with_capacity(trees.len()),
+            split_feature: Vec::new(),
+            split_threshold: Vec::new(),
+            right_offset: Vec::new(),
+            value_num: Vec::new(),
+            value_den: Vec::new(),
+            thresholds: Vec::new(),
+        };
+        for (t, tree) in trees.iter().enumerate() {
+            let start = f.split_feature.len();
+            // Preorder walk; a right child's offset is patched once its left subtree is laid out.
+            let mut stack: Vec<(usize, Option<usize>)> = vec![(0, None)];
+            while let Some((id, patch)) = stack.pop() {
+                let here = f.split_feature.len();
+                if let Some(k) = patch {
+                    f.right_offset[k] = (here - f.right_offset[k] as usize) as u32;
+                }
+                if here - start > tree.len() {
+                    return Err(invalid(format!("tree {t} is not a tree (a node is reached twice)")));
+                }
+                let node =
+                    tree.get(id).ok_or_else(|| invalid(format!("tree {t}: no node {id}")))?;
+                let value = match *node {
+                    BuildNode::Leaf { value } => {
+                        f.split_feature.push(0);
+                        value
+                    }
+                    BuildNode::Split { feature, threshold, value, left, right } => {
+                        let table = &tables[feature as usize];
+                        let idx = table
+                            .binary_search_by(|v| v.total_cmp(&threshold))
+                            .map_err(|_| invalid("threshold table"))?;
+                        f.split_feature.push(feature as u16 + 1);
+                        f.split_threshold.push(idx as u32);
+                        // Holds the split's own position until the right child is placed.
+                        f.right_offset.push(here as u32);
+                        stack.push((right, Some(f.right_offset.len() - 1)));
+                        stack.push((left, None));
+                        value
+                    }
+                };
+                let (num, den) = as_ratio(value).ok_or_else(|| {
+                    invalid(format!("tree {t} node {id}: value {value} is not a ratio of counts"))
+                })?;
+                f.value_num.push(num);
+                f.value_den.push(den);
+            }
+            f.tree_sizes.push((f.split_feature.len() - start) as u32);
+        }
+        f.thresholds = tables;
+        Ok(f)
+    }
+
+    pub fn n_trees(&self) -> usize {
+        self.tree_sizes.len()
+    }
+
+    pub fn n_nodes(&self) -> usize {
+        self.split_feature.len()
+    }
+
+    /// Checks every invariant traversal relies on, then builds the in-memory form.
+    pub fn compile(&self) -> Result<CompiledForest, ForestError> {
+        let n = self.split_feature.len();
+        let nf = self.n_features as usize;
+        if self.tree_sizes.is_empty() {
+            return Err(invalid("no trees"));
+        }
+        if n > MAX_NODES {
+            return Err(invalid(format!("{n} nodes (at most {MAX_NODES})")));
+        }
+        if nf == 0 || self.thresholds.len() != nf {
+            return Err(invalid(format!(
+                "{} threshold tables for {} features",
+                self.thresholds.len(),
+                nf
+            )));
+        }
+        let total: u64 = self.tree_sizes.iter().map(|&s| s as u64).sum();
+        if total != n as u64 || self.value_num.len() != n || self.value_den.len() != n {
+            return Err(invalid(format!(
+                "array lengths disagree: tree sizes add to {total}, {n} node kinds, {} values, {} denominators",
+                self.value_num.len(),
+                self.value_den.len()
+            )));
+        }
+        let n_splits = self.split_feature.iter().filter(|&&k| k != 0).count();
+        if self.split_threshold.len() != n_splits || self.right_offset.len() != n_splits {
+            return Err(invalid(format!(
+                "{n_splits} split nodes but {} thresholds and {} right offsets",
+                self.split_threshold.len(),
+                self.right_offset.len()
+            )));
+        }
+        for t in &self.thresholds {
+            if t.iter().any(|v| !v.is_finite()) {
+                return Err(invalid("a threshold is not finite"));
+            }
+        }
+        let mut nodes = Vec::with_capacity(n);
+        let mut values = Vec::with_capacity(n);
+        let mut roots = Vec::with_capacity(self.tree_sizes.len());
+        let mut split = 0usize;
+        let mut start = 0usize;
+        for (t, &size) in self.tree_sizes.iter().enumerate() {
+            let size = size as usize;
+            if size == 0 {
+                return Err(invalid(format!("tree {t} is empty")));
+            }
+            roots.push(start as u32);
+            for i in start..start + size {
+                let (num, den) = (self.value_num[i], self.value_den[i]);
+                if den == 0 || num > den {
+                    return Err(invalid(format!("node {i}: value {num}/{den} is not in [0, 1]")));
+                }
+                let value = num as f64 / den as f64;
+                values.push(value);
+                let kind = self.split_feature[i];
+                if kind == 0 {
+                    nodes.push(Node { feature: LEAF, right: 0, value });
+                    continue;
+                }
+                let feature = kind as usize - 1;
+                if feature >= nf {
+                    return Err(invalid(format!("node {i} splits on feature {feature} of {nf}")));
+                }
+                let th = self.split_threshold[split] as usize;
+                let threshold = *self.thresholds[feature].get(th).ok_or_else(|| {
+                    invalid(format!("node {i}: threshold index {th} out of range"))
+                })?;
+                let right = i as u64 + self.right_offset[split] as u64;
+                if self.right_offset[split] < 2 || right >= (start + size) as u64 {
+                    return Err(invalid(format!("node {i}: right child outside tree {t}")));
+                }
+                nodes.push(Node { feature: feature as u32, right: right as u32, value: threshold });
+                split += 1;
+            }
+            check_preorder(&nodes[start..], start).map_err(|e| invalid(format!("tree {t}: {e}")))?;
+            start += size;
+        }
+        let base_value = roots.iter().map(|&r| values[r as usize]).sum::<f64>() / roots.len() as f64;
+        Ok(CompiledForest { nodes, values, roots, n_features: nf, base_value })
+    }
+}
+
+/// Checks that a tree's nodes form one binary tree in preorder: the left subtree of node `i`
+/// ends exactly where its right child starts, and the tree ends exactly at its last node.
+/// With this, traversal visits strictly increasing indices and always ends at a leaf.
+fn check_preorder(tree: &[Node], base: usize) -> Result<(), String> {
+    // Stack of (right child start, end expected for the left subtree).
+    let mut pending: Vec<usize> = Vec::new();
+    let mut i = 0usize;
+    loop {
+        let node = tree.get(i).ok_or("a subtree runs past its tree")?;
+        if node.feature == LEAF {
+            i += 1;
+            match pending.pop() {
+                None => break,
+                Some(right) if right == i => continue,
+                Some(_) => return Err(format!("node {}: subtrees overlap", base + i - 1)),
+            }
+        } else {
+            pending.push(node.right as usize - base);
+            i += 1;
+        }
+    }
+    if i != tree.len() {
+        return Err(format!("{} nodes are not reached from the root", tree.len() - i));
+    }
+    Ok(())
+}
+
+const LEAF: u32 = u32::MAX;
+
+/// One node in memory. For a split `value` is the threshold, for a leaf the leaf value.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    feature: u32,
+    right: u32,
+    value: f64,
+}
+
+/// The validated forest, ready to score.
+#[derive(Clone, Debug)]
+pub struct CompiledForest {
+    nodes: Vec<Node>,
+    /// Every node's value (split nodes too), for explanations.
+    values: Vec<f64>,
+    roots: Vec<u32>,
+    n_features: usize,
+    base_value: f64,
+}
+
+impl CompiledForest {
+    pub fn n_trees(&self) -> usize {
+        self.roots.len()
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Mean of the trees' root values: the forest's expected output over its (in-bag)
+    /// training data, and the starting point of every explanation.
+    pub fn base_value(&self) -> f64 {
+        self.base_value
+    }
+
+    #[inline]
+    fn leaf(&self, root: u32, x: &[f64]) -> usize {
+        let mut i = root as usize;
+        loop {
+            let n = self.nodes[i];
+            if n.feature == LEAF {
+                return i;
+            }
+            i = if x[n.feature as usize] <= n.value { i + 1 } else { n.right as usize };
+        }
+    }
+
+    /// Output of one tree for one feature vector.
+    #[inline]
+    pub fn tree_output(&self, tree: usize, x: &[f64]) -> f64 {
+        self.nodes[self.leaf(self.roots[tree], x)].value
+    }
+
+    /// Mean output of trees `range` (in order) — the probability when the range is all trees.
+    /// `x` must hold `n_features` values.
+    pub fn mean_over(&self, range: std::ops::Range<usize>, x: &[f64]) -> f64 {
+        let count = range.len() as f64;
+        let mut sum = 0.0;
+        for t in range {
+            sum += self.tree_output(t, x);
+        }
+        sum / count
+    }
+
+    /// The forest's probability for one feature vector: the mean of the tree outputs,
+    /// summed in tree order.
+    pub fn probability(&self, x: &[f64]) -> f64 {
+        self.mean_over(0..self.roots.len(), x)
+    }
+
+    /// Probabilities for `rows` feature vectors laid out row after row. Trees are the outer loop
+    /// (cache-friendly); each row's sum still adds tree outputs in tree order, so every value is
+    /// bit-identical to [`CompiledForest::probability`].
+    pub fn probabilities(&self, matrix: &[f64], out: &mut [f64]) {
+        let nf = self.n_features;
+        let rows = out.len().min(matrix.len() / nf);
+        let out = &mut out[..rows];
+        out.fill(0.0);
+        for &root in &self.roots {
+            for (r, acc) in out.iter_mut().enumerate() {
+                *acc += self.nodes[self.leaf(root, &matrix[r * nf..(r + 1) * nf])].value;
+            }
+        }
+        let count = self.roots.len() as f64;
+        for acc in out.iter_mut() {
+            *acc /= count;
+        }
+    }
+
+    /// Path attribution: walking each tree, every split credits its feature with the change in
+    /// node value from the node to the child taken; contributions are averaged over trees.
+    /// `base_value() + Σ out == probability(x)` up to float rounding (|diff| ≤ 1e-12).
+    /// `out` (length `n_features`) is overwritten. Returns the probability.
+    pub fn contributions(&self, x: &[f64], out: &mut [f64]) -> f64 {
+        out.fill(0.0);
+        let mut sum = 0.0;
+        for &root in &self.roots {
+            let mut i = root as usize;
+            loop {
+                let n = self.nodes[i];
+                if n.feature == LEAF {
+                    sum += n.value;
+                    break;
+                }
+                let next = if x[n.feature as usize] <= n.value { i + 1 } else { n.right as usize };
+                out[n.feature as usize] += self.values[next] - self.values[i];
+                i = next;
+            }
+        }
+        let count = self.roots.len() as f64;
+        for c in out.iter_mut() {
+            *c /= count;
+        }
+        sum / count
+    }
+
+    /// Walks tree `t` in preorder, for dumps (`churn inspect --trees`).
+    pub fn visit_tree(&self, t: usize, mut f: impl FnMut(NodeView)) {
+        let start = self.roots[t] as usize;
+        let end = self.roots.get(t + 1).map_or(self.nodes.len(), |&r| r as usize);
+        for i in start..end {
+            let n = self.nodes[i];
+            let id = i - start;
+            f(if n.feature == LEAF {
+                NodeView::Leaf { id, value: n.value }
+            } else {
+                NodeView::Split {
+                    id,
+                    feature: n.feature as usize,
+                    threshold: n.value,
+                    left: id + 1,
+                    right: n.right as usize - start,
+                    value: self.values[i],
+                }
+            });
+        }
+    }
+
+    /// Number of nodes, leaves, and the deepest leaf's depth (root = 0).
+    pub fn shape(&self) -> (usize, usize, usize) {
+        let leaves = self.nodes.iter().filter(|n| n.feature == LEAF).count();
+        let mut max_depth = 0;
+        for &root in &self.roots {
+            let mut stack = vec![(root as usize, 0usize)];
+            while let Some((i, d)) = stack.pop() {
+                let n = self.nodes[i];
+                if n.feature == LEAF {
+                    max_depth = max_depth.max(d);
+                } else {
+                    stack.push((i + 1, d + 1));
+                    stack.push((n.right as usize, d + 1));
+                }
+            }
+        }
+        (self.nodes.len(), leaves, max_depth)
+    }
+}
+
+/// A node as shown by [`CompiledForest::visit_tree`]; ids are positions within the tree.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NodeView {
+    Leaf { id: usize, value: f64 },
+    Split { id: usize, feature: usize, threshold: f64, left: usize, right: usize, value: f64 },
+}
+
+/// Finds counts `num ≤ den` with `num as f64 / den as f64 == x` bit for bit, if any fits in u32.
+///
+/// A tree node's value is (in-bag churners) / (in-bag rows), a division of two integers. By
+/// Legendre's theorem that reduced fraction is a convergent of the continued fraction of `x`
+/// (|x − a/b| ≤ ulp/2 < 1/(2b²) for b < 2^26), so walking the convergents finds it.
+pub fn as_ratio(x: f64) -> Option<(u32, u32)> {
+    if !(0.0..=1.0).contains(&x) {
+        return None;
+    }
+    if x == 0.0 {
+        return Some((0, 1));
+    }
+    // x = mant / 2^shift exactly.
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i64;
+    let (mant, e) = if exp == 0 {
+        (bits & ((1 << 52) - 1), -1074i64)
+    } else {
+        ((bits & ((1 << 52) - 1)) | (1 << 52), exp - 1075)
+    };
+    let shift = -e;
+    if !(0..=126).contains(&shift) {
+        return None;
+    }
+    let (mut p, mut q) = (mant as u128, 1u128 << shift);
+    let (mut h0, mut h1) = (0u128, 1u128);
+    let (mut k0, mut k1) = (1u128, 0u128);
+    while q != 0 {
+        let a = p / q;
+        (p, q) = (q, p % q);
+        (h0, h1) = (h1, a * h1 + h0);
+        (k0, k1) = (k1, a * k1 + k0);
+        if k1 > u32::MAX as u128 {
+            return None;
+        }
+        if h1 as f64 / k1 as f64 == x {
+            return Some((h1 as u32, k1 as u32));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// x0 <= 0.5 ? (x1 <= 2.5 ? 1/4 : 3/4) : 1/3 ; root value 4/10.
+    fn small_tree() -> Vec<BuildNode> {
+        vec![
+            BuildNode::Split { feature: 0, threshold: 0.5, value: 0.4, left: 2, right: 1 },
+            BuildNode::Leaf { value: 1.0 / 3.0 },
+            BuildNode::Split { feature: 1, threshold: 2.5, value: 0.5, left: 3, right: 4 },
+            BuildNode::Leaf { value: 0.25 },
+            BuildNode::Leaf { value: 0.75 },
+        ]
+    }
+
+    #[test]
+    fn ratios_are_recovered_exactly() {
+        for den in 1..400u32 {
+            for num in 0..=den {
+                let x = num as f64 / den as f64;
+                let (a, b) = as_ratio(x).unwrap();
+                assert_eq!((a as f64 / b as f64).to_bits(), x.to_bits(), "{num}/{den}");
+            }
+        }
+        let x = 1234.0 / 5634.0;
+        let (a, b) = as_ratio(x).unwrap();
+        assert_eq!(a as f64 / b as f64, x);
+        // 0.1 + 0.2 is no small ratio, but some convergent may still round to it: no panic.
+        let _ = as_ratio(0.1 + 0.2);
+        assert_eq!(as_ratio(-0.5), None);
+        assert_eq!(as_ratio(f64::NAN), None);
+    }
+
+    #[test]
+    fn build_lays_out_preorder_and_traverses() {
+        let f = Forest::build(2, &[small_tree()]).unwrap();
+        assert_eq!(f.split_feature, vec![1, 2, 0, 0, 0]);
+        assert_eq!(f.right_offset, vec![4, 2]);
+        assert_eq!(f.thresholds, vec![vec![0.5], vec![2.5]]);
+        let c = f.compile().unwrap();
+        assert_eq!(c.probability(&[0.5, 2.5]), 0.25); // both "<=" go left
+        assert_eq!(c.probability(&[0.0, 3.0]), 0.75);
+        assert_eq!(c.probability(&[0.6, 0.0]), 1.0 / 3.0);
+        assert_eq!(c.shape(), (5, 3, 2));
+    }
+
+    #[test]
+    fn mean_sums_in_tree_order_and_batches_agree() {
+        let f = Forest::build(2, &[small_tree(), small_tree(), vec![BuildNode::Leaf { value: 0.1 }]])
+            .unwrap();
+        let c = f.compile().unwrap();
+        // (0.75 + 0.75 + 0.1) / 3
+        assert_eq!(c.probability(&[0.0, 3.0]), (0.75 + 0.75 + 0.1) / 3.0);
+        let m = [0.0, 3.0, 0.6, 0.0, 0.5, 2.5];
+        let mut out = [0.0; 3];
+        c.probabilities(&m, &mut out);
+        for r in 0..3 {
+            assert_eq!(out[r].to_bits(), c.probability(&m[r * 2..r * 2 + 2]).to_bits());
+        }
+    }
+
+    #[test]
+    fn contributions_add_up() {
+        let c = Forest::build(2, &[small_tree()]).unwrap().compile().unwrap();
+        let mut out = [0.0; 2];
+        let p = c.contributions(&[0.0, 3.0], &mut out);
+        // root 0.4 → left (0.5): feature 0 gets +0.1; → right leaf (0.75): feature 1 gets +0.25.
+        assert_eq!(p, 0.75);
+        assert!((out[0] - 0.1).abs() < 1e-15 && (out[1] - 0.25).abs() < 1e-15);
+        assert!((c.base_value() + out[0] + out[1] - p).abs() <= 1e-12);
+    }
+
+    #[test]
+    fn malformed_forests_are_refused() {
+        let good = Forest::build(2, &[small_tree()]).unwrap();
+        let mut f = good.clone();
+        f.right_offset[0] = 1;
+        assert!(f.compile().is_err());
+        let mut f = good.clone();
+        f.right_offset[1] = 9;
+        assert!(f.compile().is_err());
+        let mut f = good.clone();
+        f.split_feature[1] = 7;
+        assert!(f.compile().is_err());
+        let mut f = good.clone();
+        f.value_den[2] = 0;
+        assert!(f.compile().is_err());
+        let mut f = good.clone();
+        f.tree_sizes = vec![3, 2];
+        assert!(f.compile().is_err());
+        let mut f = good;
+        f.split_feature = vec![1, 0, 2, 0, 0]; // right offsets now point into the wrong subtree
+        assert!(f.compile().is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! Input values as every surface hands them to the core, and the errors bad ones produce.
+//!
+//! A CSV cell, a JSON value and a JS value all become a [`Value`]; the schema then turns it into
+//! one feature. Messages follow the shared contract: they name the field and say what was wrong,
+//! e.g. `tenure: expected a number, got "abc"`.
+
+use std::fmt;
+
+/// One input value, borrowed from wherever the record lives.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value<'a> {
+    /// The record has no such field.
+    Absent,
+    /// JSON `null` / JS `null` or `undefined`.
+    Null,
+    Bool(bool),
+    Number(f64),
+    /// A string: a CSV cell, a JSON string.
+    Text(&'a str),
+    /// Anything else (an object, an array, a function...), named for the error message.
+    Other(&'static str),
+}
+
+/// What is wrong with one field's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Problem {
+    /// The field is not in the record at all.
+    Missing,
+    /// A numeric field got something that is not a number.
+    NotANumber(String),
+    /// A numeric field got NaN or an infinity.
+    NotFinite(String),
+    /// A categorical field got a value it never saw in training.
+    UnknownCategory { got: String, expected: Vec<String> },
+    /// A categorical field got a string-less value (object, bool...).
+    NotAString(String),
+    /// Blank or null where the model has no rule for missing values.
+    MissingValue,
+}
+
+/// One field's problem, named.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: Problem,
+}
+
+impl FieldError {
+    /// The message without the field name (for `{"field": .., "message": ..}` details).
+    pub fn message(&self) -> String {
+        match &self.problem {
+            Problem::Missing => "missing field".to_string(),
+            Problem::NotANumber(got) => format!("expected a number, got {got}"),
+            Problem::NotFinite(got) => format!("expected a finite number, got {got}"),
+            Problem::UnknownCategory { got, expected } => {
+                format!("unknown category {got} (expected one of: {})", expected.join(", "))
+            }
+            Problem::NotAString(got) => format!("expected a string, got {got}"),
+            Problem::MissingValue => {
+                "missing value (blank or null), and this field has no rule for missing values"
+                    .to_string()
+            }
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problem {
+            Problem::Missing => write!(f, "missing field: {}", self.field),
+            _ => write!(f, "{}: {}", self.field, self.message()),
+        }
+    }
+}
+
+/// Every problem found in one record (all fields are checked, not just the first bad one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputError {
+    pub errors: Vec<FieldError>,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// Longest part of a user's string quoted back in a message: a 10 MB string must not become
+/// a 10 MB error.
+const QUOTE_MAX_CHARS: usize = 40;
+
+/// How a value is shown inside an error message.
+pub(crate) fn describe(v: &Value<'_>) -> String {
+    match v {
+        Value::Absent => "nothing".to_string(),
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(x) => format_number(*x),
+        Value::Text(s) => quote(s),
+        Value::Other(kind) => (*kind).to_string(),
+    }
+}
+
+pub(crate) fn quote(s: &str) -> String {
+    let mut chars = s.chars();
+    let head: String = chars.by_ref().take(QUOTE_MAX_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{:?}… ({} bytes)", head, s.len())
+    } else {
+        format!("{head:?}")
+    }
+}
+
+pub(crate) fn format_number(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".to_string()
+    } else if x.is_infinite() {
+        if x > 0.0 { "Infinity" } else { "-Infinity" }.to_string()
+    } else {
+        x.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_follow_the_contract() {
+        let e = FieldError { field: "tenure".into(), problem: Problem::NotANumber(quote("abc")) };
+        assert_eq!(e.to_string(), r#"tenure: expected a number, got "abc""#);
+        let e = FieldError { field: "MonthlyCharges".into(), problem: Problem::Missing };
+        assert_eq!(e.to_string(), "missing field: MonthlyCharges");
+        let e = FieldError {
+            field: "Contract".into(),
+            problem: Problem::UnknownCategory {
+                got: quote("Weekly"),
+                expected: vec!["Month-to-month".into(), "One year".into(), "Two year".into()],
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            r#"Contract: unknown category "Weekly" (expected one of: Month-to-month, One year, Two year)"#
+        );
+    }
+
+    #[test]
+    fn huge_strings_are_cut_in_messages() {
+        let big = "x".repeat(1_000_000);
+        let q = quote(&big);
+        assert!(q.len() < 80, "{q}");
+        assert!(q.ends_with("(1000000 bytes)"));
+    }
+}
