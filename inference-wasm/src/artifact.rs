@@ -29,6 +29,7 @@ pub const MAX_PAYLOAD: usize = 64 << 20;
 const DECODE_LIMIT: usize = 64 << 20;
 
 /// Everything needed to score: what `churn train` writes and every surface loads.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Artifact {
     pub schema: Schema,

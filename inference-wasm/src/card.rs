@@ -4,6 +4,7 @@ use bincode::{Decode, Encode};
 
 use crate::metrics::{Metrics, RocPoint};
 
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct ModelCard {
     pub name: String,
@@ -27,6 +28,7 @@ pub struct ModelCard {
     pub roc: Vec<RocPoint>,
 }
 
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct TrainParams {
     pub trees: u32,

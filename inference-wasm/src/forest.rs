@@ -13,6 +13,7 @@
 use bincode::{Decode, Encode};
 
 /// The forest as stored in the artifact.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Forest {
     /// Number of input features (= schema fields).

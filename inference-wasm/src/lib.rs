@@ -26,14 +26,14 @@ pub use policy::{Decision, Risk, RiskPolicy};
 pub use schema::{CategoricalField, Field, FieldKind, Missing, NumericField, Schema, Target, Unknown};
 pub use value::{FieldError, InputError, Problem, Value};
 
-use schema::Encoder;
+pub use schema::Encoders;
 
 /// A loaded, validated model, ready to score.
 #[derive(Clone, Debug)]
 pub struct Model {
     artifact: Artifact,
     forest: CompiledForest,
-    encoders: Vec<Encoder>,
+    encoders: Encoders,
 }
 
 /// One field's share of a prediction.
@@ -74,7 +74,7 @@ impl Model {
     pub fn new(artifact: Artifact) -> Result<Model, ArtifactError> {
         artifact.validate()?;
         let forest = artifact.forest.compile().map_err(|e| ArtifactError::Invalid(e.to_string()))?;
-        let encoders = artifact.schema.fields.iter().map(Encoder::new).collect();
+        let encoders = Encoders::new(&artifact.schema);
         Ok(Model { artifact, forest, encoders })
     }
 
@@ -94,28 +94,17 @@ impl Model {
         &self.forest
     }
     pub fn n_features(&self) -> usize {
-        self.encoders.len()
+        self.artifact.schema.fields.len()
     }
 
     /// Encodes one record into `out` (length [`Model::n_features`]). `get(i, name)` returns
     /// the record's value for field `i`. Every field is checked; all problems are reported.
     pub fn encode<'a>(
         &self,
-        mut get: impl FnMut(usize, &str) -> Value<'a>,
+        get: impl FnMut(usize, &str) -> Value<'a>,
         out: &mut [f64],
     ) -> Result<(), InputError> {
-        let mut errors = Vec::new();
-        for (i, (field, enc)) in self.artifact.schema.fields.iter().zip(&self.encoders).enumerate() {
-            match enc.encode(field, get(i, &field.name)) {
-                Ok(x) => out[i] = x,
-                Err(e) => errors.push(e),
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(InputError { errors })
-        }
+        self.encoders.encode(&self.artifact.schema, get, out)
     }
 
     /// Probability of churn for an encoded feature vector.

@@ -3,6 +3,7 @@
 use bincode::{Decode, Encode};
 
 /// Decision rules stored in the artifact and set at train time.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct RiskPolicy {
     /// "Yes" when p > threshold.

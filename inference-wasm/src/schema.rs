@@ -9,9 +9,10 @@
 
 use bincode::{Decode, Encode};
 
-use crate::value::{describe, format_number, quote, FieldError, Problem, Value};
+use crate::value::{describe, format_number, quote, FieldError, InputError, Problem, Value};
 
 /// The model's input: ordered fields, plus the id and target columns of the training file.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Schema {
     pub fields: Vec<Field>,
@@ -21,6 +22,7 @@ pub struct Schema {
 }
 
 /// The training target: its column and which value counts as churn.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Target {
     pub column: String,
@@ -30,18 +32,23 @@ pub struct Target {
     pub negative: String,
 }
 
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Field {
     pub name: String,
+    #[cfg_attr(feature = "serde", serde(flatten))]
     pub kind: FieldKind,
 }
 
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "lowercase"))]
 pub enum FieldKind {
     Numeric(NumericField),
     Categorical(CategoricalField),
 }
 
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct NumericField {
     /// What a missing value (blank string, null) becomes.
@@ -54,7 +61,9 @@ pub struct NumericField {
 }
 
 /// Rule for a missing numeric value.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Encode, Decode)]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Missing {
     /// Refuse the record.
     Error,
@@ -62,6 +71,7 @@ pub enum Missing {
     Replace(f64),
 }
 
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct CategoricalField {
     /// Levels in code order: `levels[c]` is encoded as `c as f64`.
@@ -70,7 +80,9 @@ pub struct CategoricalField {
 }
 
 /// Rule for a category not seen in training (and for a blank/null value when `""` is no level).
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Encode, Decode)]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Unknown {
     /// Refuse the record, listing the known levels.
     Error,
@@ -85,7 +97,40 @@ impl Schema {
     }
 }
 
-/// A field with its lookup table, ready to encode values. Built once when a model loads.
+/// Encoders for every field of a schema: the one implementation of "record → feature vector",
+/// used by the trainer on its training rows and by every scoring surface.
+#[derive(Clone, Debug)]
+pub struct Encoders(Vec<Encoder>);
+
+impl Encoders {
+    pub fn new(schema: &Schema) -> Encoders {
+        Encoders(schema.fields.iter().map(Encoder::new).collect())
+    }
+
+    /// Encodes one record into `out` (one value per field). `get(i, name)` returns the record's
+    /// value for field `i`. Every field is checked and all problems are reported.
+    pub fn encode<'a>(
+        &self,
+        schema: &Schema,
+        mut get: impl FnMut(usize, &str) -> Value<'a>,
+        out: &mut [f64],
+    ) -> Result<(), InputError> {
+        let mut errors = Vec::new();
+        for (i, (field, enc)) in schema.fields.iter().zip(&self.0).enumerate() {
+            match enc.encode(field, get(i, &field.name)) {
+                Ok(x) => out[i] = x,
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(InputError { errors })
+        }
+    }
+}
+
+/// A field with its lookup table, ready to encode values.
 #[derive(Clone, Debug)]
 pub(crate) struct Encoder {
     /// For categorical fields: level indices sorted by level text, for binary search.

@@ -1,1 +1,48 @@
-fn main() {}
+//! `churn`: train a churn model from a CSV, export one model file, score with it.
+//!
+//! Thin glue: parse flags, run the command, map errors to exit codes
+//! (0 ok, 2 usage/input error, 3 quality gate failed).
+
+mod cli;
+mod cmd_train;
+mod data;
+mod inspect;
+mod output;
+mod scoring;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// A quality gate refused the model: exit code 3.
+#[derive(Debug)]
+pub struct GateFailed(pub String);
+
+impl std::fmt::Display for GateFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for GateFailed {}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Train(a) => cmd_train::run(a),
+        cli::Command::Evaluate(a) => scoring::evaluate(a),
+        cli::Command::Score(a) => scoring::score(a),
+        cli::Command::Inspect(a) => inspect::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<GateFailed>().is_some() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::from(2)
+            }
+        }
+    }
+}

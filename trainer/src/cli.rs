@@ -1,0 +1,172 @@
+//! Command-line flags. Raw flags are checked into validated values in `main.rs` before any work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "churn",
+    version,
+    about = "Train a churn model from a customer CSV and score customers with it",
+    long_about = "Train a random forest from a customer CSV and export one compact model file \
+                  (schema, encoders, forest, risk policy, model card). The same file scores \
+                  customers here, in browsers and in Cloudflare Workers, with bit-identical results.\n\n\
+                  Exit codes: 0 ok, 2 usage or input error, 3 quality gate failed.",
+    after_help = "Example:\n  churn train --data data/telco_churn.csv --out model.bin\n  churn score --model model.bin --data customers.csv --out scores.csv"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a model from a CSV and write the model file
+    Train(TrainArgs),
+    /// Evaluate a model on a CSV that has the target column
+    Evaluate(EvaluateArgs),
+    /// Score every row of a CSV (streams; memory does not grow with the file)
+    Score(ScoreArgs),
+    /// Show a model file's schema, policy, card and size
+    Inspect(InspectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Training CSV (header row; comma-separated; LF or CRLF)
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// Where to write the model file
+    #[arg(long, value_name = "MODEL.bin")]
+    pub out: PathBuf,
+    /// Target column [default: the column named Churn, any case]
+    #[arg(long, value_name = "COL")]
+    pub target: Option<String>,
+    /// Target value meaning churn [default: detected for Yes/No, 1/0, True/False]
+    #[arg(long, value_name = "VALUE")]
+    pub positive: Option<String>,
+    /// Identifier column, not a feature, carried into scores [default: detected: a text column
+    /// whose values are all unique]; `none` turns detection off
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
+    /// Columns to leave out (comma-separated)
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub drop: Vec<String>,
+    /// Use only these columns as features (comma-separated) [default: all but target, id, dropped]
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Number of trees
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub trees: u32,
+    /// Maximum tree depth (splits from the root to a leaf)
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_depth: u16,
+    /// Minimum rows in a leaf
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_samples_leaf: u32,
+    /// Minimum rows to split a node
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
+    pub min_samples_split: u32,
+    /// Features tried at each split [default: floor(sqrt(features))]
+    #[arg(long)]
+    pub mtry: Option<u32>,
+    /// Random seed (split, bootstrap, feature sampling)
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Fraction of rows held out (stratified) for the model card's metrics; 0 trains on all rows
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Predict "Yes" when the probability is above this
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// HIGH risk when the probability is at least this
+    #[arg(long, default_value_t = 0.7)]
+    pub high: f64,
+    /// MEDIUM risk when the probability is at least this (LOW below)
+    #[arg(long, default_value_t = 0.4)]
+    pub medium: f64,
+    /// Decimals of the displayed probability
+    #[arg(long, default_value_t = 3)]
+    pub decimals: u8,
+    /// Quality gate: held-out ROC-AUC below this exits with code 3 and writes no file
+    #[arg(long, value_name = "AUC")]
+    pub min_auc: Option<f64>,
+    /// Unknown categories at scoring time: refuse the row, or use the most frequent level
+    #[arg(long, value_enum, default_value_t = UnknownArg::Error)]
+    pub unknown_category: UnknownArg,
+    /// Model name for the model card
+    #[arg(long, default_value = "churn-model")]
+    pub name: String,
+    /// Version string shown as model_version [default: <UTC date-time>-<data sha256 prefix>]
+    #[arg(long)]
+    pub model_version: Option<String>,
+    /// Threads for training [default: all cores]; the model is the same for any value
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print one JSON object instead of the summary table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownArg {
+    Error,
+    MostFrequent,
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    #[arg(long, value_name = "MODEL.bin")]
+    pub model: PathBuf,
+    /// CSV with the model's fields and its target column
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// Stop at the first bad row (exit 2)
+    Fail,
+    /// Report bad rows on stderr and go on
+    Skip,
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    #[arg(long, value_name = "MODEL.bin")]
+    pub model: PathBuf,
+    /// CSV with the model's fields (other columns are ignored)
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// Output CSV, or - for stdout
+    #[arg(long, value_name = "OUT.csv|-")]
+    pub out: PathBuf,
+    /// Add churn_probability_raw: the unrounded probability (shortest round-trip form)
+    #[arg(long)]
+    pub raw: bool,
+    /// Add the K largest per-field contributions (why_1..K, why_1_contribution..)
+    #[arg(long, value_name = "K")]
+    pub explain: Option<usize>,
+    /// What to do with a row that fails validation
+    #[arg(long, value_enum, default_value_t = OnError::Fail)]
+    pub on_error: OnError,
+    /// Scoring threads [default: all cores]
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Model file
+    pub model: PathBuf,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+    /// Dump every tree as JSON (feature, threshold, children, leaf values)
+    #[arg(long)]
+    pub trees: bool,
+}

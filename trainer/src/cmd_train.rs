@@ -1,0 +1,227 @@
+//! `churn train`: CSV → checked plan → forest → model card (scored by the core) → model file.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use inference_wasm::metrics::roc_curve;
+use inference_wasm::{Artifact, Encoders, Metrics, Model, ModelCard, RiskPolicy, TrainParams, Value};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::cli::{TrainArgs, UnknownArg};
+use crate::data::{self, line_of, Selection, Table};
+use crate::output::{threads, write_atomic};
+use crate::train::{self, ForestParams};
+use crate::GateFailed;
+
+/// ROC points kept in the model card.
+const ROC_POINTS: usize = 101;
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    let started = Instant::now();
+    let policy = RiskPolicy { threshold: a.threshold, high: a.high, medium: a.medium, decimals: a.decimals };
+    policy.validate().map_err(|m| anyhow::anyhow!("risk policy: {m} (see --threshold, --high, --medium, --decimals)"))?;
+    if !(0.0..1.0).contains(&a.test_fraction) {
+        bail!("--test-fraction must be in [0, 1), got {}", a.test_fraction);
+    }
+    if a.min_auc.is_some() && a.test_fraction == 0.0 {
+        bail!("--min-auc needs held-out rows to measure; use --test-fraction > 0");
+    }
+
+    let bytes = std::fs::read(&a.data).with_context(|| format!("reading {}", a.data.display()))?;
+    let data_sha256 = hex(&Sha256::digest(&bytes));
+    let table = Table::read(&a.data, bytes)?;
+    let n = table.rows();
+
+    // Labels first (the split is stratified on them), then the schema from training rows only.
+    let sel = Selection {
+        target: a.target.as_deref(),
+        positive: a.positive.as_deref(),
+        id: a.id.as_deref(),
+        drop: &a.drop,
+        features: &a.features,
+        unknown_most_frequent: a.unknown_category == UnknownArg::MostFrequent,
+    };
+    let plan = data::plan(&table, &sel, |labels| data::stratified_test_rows(labels, a.test_fraction, a.seed))?;
+    let (schema, labels, is_test) = (plan.schema, plan.labels, plan.is_test);
+    let nf = schema.fields.len();
+    let train_rows: Vec<usize> = (0..n).filter(|&r| !is_test[r]).collect();
+    let test_rows: Vec<usize> = (0..n).filter(|&r| is_test[r]).collect();
+    if train_rows.len() < 2 || !train_rows.iter().any(|&r| labels[r]) || train_rows.iter().all(|&r| labels[r]) {
+        bail!("the training rows must contain both classes (have {} rows)", train_rows.len());
+    }
+    if !a.json {
+        for note in &plan.notes {
+            eprintln!("note: {note}");
+        }
+    }
+
+    // Encode every row with the core's encoders: training sees exactly what scoring will see.
+    let columns: Vec<Vec<Option<&str>>> =
+        schema.fields.iter().map(|f| table.column(&f.name)).collect::<Result<_>>()?;
+    let encoders = Encoders::new(&schema);
+    let mut x = vec![0.0; n * nf];
+    for r in 0..n {
+        encoders
+            .encode(&schema, |i, _| columns[i][r].map_or(Value::Null, Value::Text), &mut x[r * nf..(r + 1) * nf])
+            .with_context(|| format!("{} line {}", a.data.display(), line_of(r)))?;
+    }
+    let x_train: Vec<f64> = train_rows.iter().flat_map(|&r| x[r * nf..(r + 1) * nf].iter().copied()).collect();
+    let y_train: Vec<bool> = train_rows.iter().map(|&r| labels[r]).collect();
+
+    let mtry = a.mtry.map_or(((nf as f64).sqrt().floor() as usize).max(1), |m| m as usize);
+    if mtry == 0 || mtry > nf {
+        bail!("--mtry must be between 1 and the number of features ({nf}), got {mtry}");
+    }
+    let params = ForestParams {
+        trees: a.trees as usize,
+        max_depth: a.max_depth,
+        min_samples_leaf: a.min_samples_leaf as usize,
+        min_samples_split: a.min_samples_split as usize,
+        mtry,
+        seed: a.seed,
+    };
+    let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(a.trees as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("training {bar:30} {pos}/{len} trees {elapsed_precise}")
+            .expect("static template"),
+    );
+    let fit_started = Instant::now();
+    let trained = train::train(&x_train, nf, &y_train, &params, threads(a.threads), &|k| bar.set_position(k as u64))?;
+    bar.finish_and_clear();
+    let fit_seconds = fit_started.elapsed().as_secs_f64();
+
+    let created_at = created_at();
+    let version = a.model_version.clone().unwrap_or_else(|| {
+        let stamp: String = created_at.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
+        format!("{}-{}", stamp, &data_sha256[..8])
+    });
+    let mut artifact = Artifact {
+        schema,
+        policy,
+        forest: trained.forest,
+        card: ModelCard {
+            name: a.name.clone(),
+            version,
+            created_at,
+            trainer: format!("churn {}", env!("CARGO_PKG_VERSION")),
+            data_sha256,
+            rows_total: n as u64,
+            rows_train: train_rows.len() as u64,
+            rows_test: test_rows.len() as u64,
+            params: TrainParams {
+                trees: a.trees,
+                max_depth: a.max_depth as u32,
+                min_samples_leaf: a.min_samples_leaf,
+                min_samples_split: a.min_samples_split,
+                mtry: mtry as u32,
+                seed: a.seed,
+                test_fraction: a.test_fraction,
+            },
+            test_metrics: None,
+            importances: trained.importances,
+            roc: Vec::new(),
+        },
+    };
+
+    // Held-out metrics, scored by the core itself.
+    if !test_rows.is_empty() {
+        let model = Model::new(artifact.clone()).context("the new model does not load")?;
+        let p: Vec<f64> = test_rows.iter().map(|&r| model.probability(&x[r * nf..(r + 1) * nf])).collect();
+        let y: Vec<bool> = test_rows.iter().map(|&r| labels[r]).collect();
+        artifact.card.test_metrics = Some(Metrics::compute(&p, &y, artifact.policy.threshold));
+        artifact.card.roc = roc_curve(&p, &y, ROC_POINTS);
+    }
+    let bytes = artifact.to_bytes();
+    // What we write must load.
+    let model = Model::from_bytes(&bytes).context("internal: the written model does not load")?;
+
+    let gate = match (a.min_auc, &artifact.card.test_metrics) {
+        (Some(min), Some(m)) if !(m.roc_auc >= min) => Some(format!(
+            "quality gate failed: held-out ROC-AUC {:.4} is below --min-auc {min}; no file written",
+            m.roc_auc
+        )),
+        _ => None,
+    };
+    if gate.is_none() {
+        write_atomic(&a.out, &bytes)?;
+    }
+    let (nodes, leaves, depth) = model.forest().shape();
+    let seconds = started.elapsed().as_secs_f64();
+    if a.json {
+        let out = json!({
+            "model": a.out,
+            "written": gate.is_none(),
+            "bytes": bytes.len(),
+            "nodes": nodes,
+            "leaves": leaves,
+            "bytes_per_node": bytes.len() as f64 / nodes as f64,
+            "max_depth_reached": depth,
+            "seconds": seconds,
+            "fit_seconds": fit_seconds,
+            "notes": plan.notes,
+            "card": artifact.card,
+            "policy": artifact.policy,
+            "schema": artifact.schema,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_summary(&a, &artifact, bytes.len(), (nodes, leaves, depth), seconds, fit_seconds, gate.is_none());
+    }
+    match gate {
+        Some(msg) => Err(GateFailed(msg).into()),
+        None => Ok(()),
+    }
+}
+
+fn print_summary(
+    a: &TrainArgs,
+    art: &Artifact,
+    bytes: usize,
+    (nodes, leaves, depth): (usize, usize, usize),
+    seconds: f64,
+    fit_seconds: f64,
+    written: bool,
+) {
+    let c = &art.card;
+    let s = &art.schema;
+    let numeric = s.fields.iter().filter(|f| matches!(f.kind, inference_wasm::FieldKind::Numeric(_))).count();
+    println!("{:<22}{}", "model", if written { a.out.display().to_string() } else { "(not written)".into() });
+    println!("{:<22}{} {}", "name / version", c.name, c.version);
+    println!("{:<22}{} (positive = {:?})", "target", s.target.column, s.target.positive);
+    println!("{:<22}{}", "id column", s.id_column.as_deref().unwrap_or("-"));
+    println!("{:<22}{} ({} numeric, {} categorical)", "features", s.fields.len(), numeric, s.fields.len() - numeric);
+    println!("{:<22}{} total, {} train, {} held out", "rows", c.rows_total, c.rows_train, c.rows_test);
+    println!(
+        "{:<22}{} trees, depth ≤ {}, leaf ≥ {}, mtry {}, seed {}",
+        "forest", c.params.trees, c.params.max_depth, c.params.min_samples_leaf, c.params.mtry, c.params.seed
+    );
+    println!("{:<22}{nodes} nodes ({leaves} leaves), deepest leaf {depth}", "size");
+    println!("{:<22}{bytes} bytes ({:.2} bytes/node)", "file", bytes as f64 / nodes as f64);
+    if let Some(m) = &c.test_metrics {
+        println!(
+            "{:<22}ROC-AUC {:.4}  PR-AUC {:.4}  accuracy {:.4}  F1 {:.4}  log loss {:.4}",
+            "held-out metrics", m.roc_auc, m.pr_auc, m.accuracy, m.f1, m.log_loss
+        );
+    }
+    let mut imp: Vec<(usize, f64)> = c.importances.iter().copied().enumerate().collect();
+    imp.sort_by(|x, y| y.1.total_cmp(&x.1));
+    let top: Vec<String> = imp.iter().take(5).map(|(i, v)| format!("{} {:.3}", s.fields[*i].name, v)).collect();
+    println!("{:<22}{}", "top importances", top.join(", "));
+    println!("{:<22}{seconds:.2} s (forest {fit_seconds:.2} s)", "time");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Training time, UTC. `SOURCE_DATE_EPOCH` (seconds) pins it for reproducible files.
+fn created_at() -> String {
+    let t = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s))
+        .unwrap_or_else(std::time::SystemTime::now);
+    humantime::format_rfc3339_seconds(t).to_string()
+}

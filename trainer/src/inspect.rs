@@ -1,0 +1,97 @@
+//! `churn inspect`: what is inside a model file.
+
+use anyhow::Result;
+use inference_wasm::{FieldKind, NodeView};
+use serde_json::{json, Value as Json};
+
+use crate::cli::InspectArgs;
+use crate::output::load_model;
+
+pub fn run(a: InspectArgs) -> Result<()> {
+    let bytes = std::fs::metadata(&a.model).map(|m| m.len()).unwrap_or(0);
+    let model = load_model(&a.model)?;
+    let art = model.artifact();
+    let (nodes, leaves, depth) = model.forest().shape();
+    let sizes = json!({
+        "file_bytes": bytes,
+        "format_version": inference_wasm::FORMAT_VERSION,
+        "trees": model.forest().n_trees(),
+        "nodes": nodes,
+        "leaves": leaves,
+        "max_depth": depth,
+        "bytes_per_node": bytes as f64 / nodes as f64,
+    });
+    if a.trees {
+        let trees: Vec<Json> = (0..model.forest().n_trees())
+            .map(|t| {
+                let mut nodes = Vec::new();
+                model.forest().visit_tree(t, |n| {
+                    nodes.push(match n {
+                        NodeView::Leaf { id, value } => json!({"id": id, "leaf": true, "value": value}),
+                        NodeView::Split { id, feature, threshold, left, right, value } => json!({
+                            "id": id, "feature": feature, "field": art.schema.fields[feature].name,
+                            "threshold": threshold, "left": left, "right": right, "value": value,
+                        }),
+                    })
+                });
+                json!({"tree": t, "nodes": nodes})
+            })
+            .collect();
+        let out = json!({
+            "routing": "x[feature] <= threshold goes to left, else right; the probability is the mean of the trees' leaf values",
+            "features": art.schema.fields.iter().map(|f| &f.name).collect::<Vec<_>>(),
+            "trees": trees,
+        });
+        println!("{}", serde_json::to_string(&out)?);
+        return Ok(());
+    }
+    if a.json {
+        let out = json!({"sizes": sizes, "schema": art.schema, "policy": art.policy, "card": art.card});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let c = &art.card;
+    println!("{} {} (trained {}, {})", c.name, c.version, c.created_at, c.trainer);
+    println!(
+        "file: {bytes} bytes, format {}, {} trees, {nodes} nodes ({leaves} leaves), depth {depth}, {:.2} bytes/node",
+        inference_wasm::FORMAT_VERSION,
+        model.forest().n_trees(),
+        bytes as f64 / nodes as f64
+    );
+    println!("data: sha256 {} ({} rows: {} train, {} held out)", c.data_sha256, c.rows_total, c.rows_train, c.rows_test);
+    let p = &art.policy;
+    println!(
+        "policy: Yes when p > {}; HIGH when p >= {}, MEDIUM when p >= {}, else LOW; {} decimals",
+        p.threshold, p.high, p.medium, p.decimals
+    );
+    let s = &art.schema;
+    println!(
+        "target: {} (churn = {:?}), id column: {}",
+        s.target.column,
+        s.target.positive,
+        s.id_column.as_deref().unwrap_or("-")
+    );
+    println!("fields:");
+    for (i, f) in s.fields.iter().enumerate() {
+        let imp = c.importances.get(i).copied().unwrap_or(0.0);
+        match &f.kind {
+            FieldKind::Numeric(n) => println!(
+                "  {:<18} numeric      range {} to {}, missing -> {:?}   importance {imp:.3}",
+                f.name, n.min, n.max, n.missing
+            ),
+            FieldKind::Categorical(k) => println!(
+                "  {:<18} categorical  {} levels: {}   importance {imp:.3}",
+                f.name,
+                k.levels.len(),
+                k.levels.join(" | ")
+            ),
+        }
+    }
+    if let Some(m) = &c.test_metrics {
+        println!(
+            "held-out: ROC-AUC {:.4}, PR-AUC {:.4}, accuracy {:.4}, F1 {:.4}, Brier {:.4}, log loss {:.4} ({} rows)",
+            m.roc_auc, m.pr_auc, m.accuracy, m.f1, m.brier, m.log_loss, m.rows
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Small shared helpers for reading model files and writing outputs atomically.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use inference_wasm::Model;
+
+pub fn load_model(path: &Path) -> Result<Model> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading model {}", path.display()))?;
+    Model::from_bytes(&bytes).with_context(|| format!("loading model {}", path.display()))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// reader never sees half a file and a crash leaves the old file (or none) in place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().context("output path has no file name")?;
+    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("moving the new file to {}", path.display()))?;
+    Ok(())
+}
+
+pub fn threads(requested: Option<usize>) -> usize {
+    requested
+        .filter(|&t| t > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}

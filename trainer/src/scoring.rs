@@ -1,0 +1,350 @@
+//! `churn score` and `churn evaluate`: stream a CSV through the core.
+//!
+//! Scoring is a bounded pipeline: one thread parses CSV into chunks, worker threads encode and
+//! score chunks and format their output lines, and the main thread writes chunks in order. At
+//! most a few chunks are in flight, so memory does not grow with the file.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::Mutex;
+
+use anyhow::{anyhow, bail, Context, Result};
+use inference_wasm::{Metrics, Model, Value};
+use serde_json::json;
+
+use crate::cli::{EvaluateArgs, OnError, ScoreArgs};
+use crate::output::{load_model, threads};
+
+/// Rows per chunk handed to a worker.
+const CHUNK_ROWS: usize = 4096;
+/// Row errors printed in full with `--on-error skip`; the rest are counted.
+const ERRORS_SHOWN: usize = 20;
+
+/// Where the model's fields, id and target sit in a CSV's columns.
+struct Layout {
+    fields: Vec<usize>,
+    id: Option<usize>,
+    target: Option<usize>,
+    width: usize,
+}
+
+fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 20, f)))
+}
+
+fn layout(model: &Model, headers: &csv::StringRecord, path: &Path, need_target: bool) -> Result<Layout> {
+    let find = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
+    let schema = model.schema();
+    let mut missing = Vec::new();
+    let fields: Vec<usize> = schema
+        .fields
+        .iter()
+        .map(|f| {
+            find(&f.name).unwrap_or_else(|| {
+                missing.push(f.name.as_str());
+                0
+            })
+        })
+        .collect();
+    if !missing.is_empty() {
+        bail!("{} lacks column(s) the model needs: {}", path.display(), missing.join(", "));
+    }
+    let target = find(&schema.target.column);
+    if need_target && target.is_none() {
+        bail!(
+            "{} has no target column {:?}; evaluate needs it to compare against",
+            path.display(),
+            schema.target.column
+        );
+    }
+    Ok(Layout { fields, id: schema.id_column.as_deref().and_then(find), target, width: headers.len() })
+}
+
+/// Line number of a record (1-based, as an editor shows it).
+fn line(rec: &csv::StringRecord) -> u64 {
+    rec.position().map_or(0, |p| p.line())
+}
+
+/// Encodes one CSV record with the core; on failure says which line and why.
+fn encode(model: &Model, lay: &Layout, rec: &csv::StringRecord, x: &mut [f64]) -> Result<(), String> {
+    if rec.len() != lay.width {
+        return Err(format!("line {}: has {} fields, the header has {}", line(rec), rec.len(), lay.width));
+    }
+    model
+        .encode(|i, _| Value::Text(&rec[lay.fields[i]]), x)
+        .map_err(|e| format!("line {}: {e}", line(rec)))
+}
+
+pub fn evaluate(a: EvaluateArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let mut rdr = open_csv(&a.data)?;
+    let headers = rdr.headers().with_context(|| format!("reading {}", a.data.display()))?.clone();
+    let lay = layout(&model, &headers, &a.data, true)?;
+    let target = &model.schema().target;
+    let (mut p, mut y) = (Vec::new(), Vec::new());
+    let mut x = vec![0.0; model.n_features()];
+    for rec in rdr.records() {
+        let rec = rec.with_context(|| format!("reading {}", a.data.display()))?;
+        encode(&model, &lay, &rec, &mut x).map_err(|e| anyhow!("{}: {e}", a.data.display()))?;
+        let label = rec[lay.target.expect("checked by layout")].trim();
+        y.push(if label == target.positive {
+            true
+        } else if label == target.negative {
+            false
+        } else {
+            bail!(
+                "{} line {}: target {} is {label:?}, expected {:?} or {:?}",
+                a.data.display(),
+                line(&rec),
+                target.column,
+                target.positive,
+                target.negative
+            );
+        });
+        p.push(model.probability(&x));
+    }
+    if p.is_empty() {
+        bail!("{} has no data rows", a.data.display());
+    }
+    let m = Metrics::compute(&p, &y, model.policy().threshold);
+    if a.json {
+        let out = json!({
+            "rows": m.rows, "roc_auc": m.roc_auc, "pr_auc": m.pr_auc, "accuracy": m.accuracy,
+            "precision": m.precision, "recall": m.recall, "f1": m.f1, "brier": m.brier,
+            "log_loss": m.log_loss, "confusion": {"tp": m.tp, "fp": m.fp, "tn": m.tn, "fn": m.fn_},
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{:<10}{}", "rows", m.rows);
+        for (k, v) in [
+            ("roc_auc", m.roc_auc),
+            ("pr_auc", m.pr_auc),
+            ("accuracy", m.accuracy),
+            ("precision", m.precision),
+            ("recall", m.recall),
+            ("f1", m.f1),
+            ("brier", m.brier),
+            ("log_loss", m.log_loss),
+        ] {
+            println!("{k:<10}{v:.4}");
+        }
+        println!("{:<10}tp {}  fp {}  tn {}  fn {}", "confusion", m.tp, m.fp, m.tn, m.fn_);
+    }
+    Ok(())
+}
+
+enum Chunk {
+    Rows(Vec<csv::StringRecord>),
+    ReadError(String),
+}
+
+struct Scored {
+    bytes: Vec<u8>,
+    errors: Vec<String>,
+    rows: usize,
+}
+
+pub fn score(a: ScoreArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let mut rdr = open_csv(&a.data)?;
+    let headers = rdr.headers().with_context(|| format!("reading {}", a.data.display()))?.clone();
+    let lay = layout(&model, &headers, &a.data, false)?;
+    let id_name = model.schema().id_column.clone();
+    if id_name.is_some() && lay.id.is_none() {
+        eprintln!(
+            "note: {} has no id column {:?}; writing row numbers instead",
+            a.data.display(),
+            id_name.as_deref().unwrap_or("")
+        );
+    }
+    let to_stdout = a.out.as_os_str() == "-";
+    let tmp = a.out.with_extension("csv.partial.tmp");
+    let sink: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?)
+    };
+    let mut out = BufWriter::with_capacity(1 << 20, sink);
+    // Header.
+    let mut head = vec![match (&id_name, lay.id) {
+        (Some(name), Some(_)) => name.clone(),
+        _ => "row".to_string(),
+    }];
+    head.extend(["churn_probability", "churn_prediction", "risk_level"].map(String::from));
+    if a.raw {
+        head.push("churn_probability_raw".into());
+    }
+    for k in 1..=a.explain.unwrap_or(0) {
+        head.extend([format!("why_{k}"), format!("why_{k}_value"), format!("why_{k}_contribution")]);
+    }
+    writeln!(out, "{}", head.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","))?;
+
+    let workers = threads(a.threads);
+    let stop = AtomicBool::new(false);
+    let (tx_in, rx_in) = sync_channel::<(usize, usize, Chunk)>(workers * 2);
+    let rx_in = Mutex::new(rx_in);
+    let (tx_out, rx_out) = sync_channel::<(usize, Scored)>(workers * 2);
+    let (mut total, mut failed, mut first_error) = (0usize, 0usize, None::<String>);
+    let result: Result<()> = std::thread::scope(|s| {
+        // Reader.
+        let stop_r = &stop;
+        s.spawn(move || {
+            let mut seq = 0;
+            let mut first_row = 0;
+            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+            let mut records = rdr.into_records();
+            while !stop_r.load(Ordering::Relaxed) {
+                match records.next() {
+                    Some(Ok(rec)) => {
+                        chunk.push(rec);
+                        if chunk.len() == CHUNK_ROWS {
+                            let n = chunk.len();
+                            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                            if tx_in.send((seq, first_row, Chunk::Rows(full))).is_err() {
+                                return;
+                            }
+                            seq += 1;
+                            first_row += n;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let _ = tx_in.send((seq, first_row, Chunk::Rows(std::mem::take(&mut chunk))));
+                        let _ = tx_in.send((seq + 1, 0, Chunk::ReadError(e.to_string())));
+                        return;
+                    }
+                    None => break,
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx_in.send((seq, first_row, Chunk::Rows(chunk)));
+            }
+        });
+        // Workers.
+        for _ in 0..workers {
+            let tx_out = tx_out.clone();
+            let (rx_in, model, lay, a) = (&rx_in, &model, &lay, &a);
+            s.spawn(move || loop {
+                let msg = rx_in.lock().unwrap().recv();
+                let Ok((seq, first_row, chunk)) = msg else { return };
+                let scored = match chunk {
+                    Chunk::Rows(rows) => score_chunk(model, lay, a, &rows, first_row),
+                    Chunk::ReadError(e) => Scored { bytes: Vec::new(), errors: vec![format!("CSV error: {e}")], rows: 1 },
+                };
+                if tx_out.send((seq, scored)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(tx_out);
+        // Writer: chunks in order.
+        let mut pending = BTreeMap::new();
+        let mut next = 0usize;
+        for (seq, scored) in rx_out.iter() {
+            pending.insert(seq, scored);
+            while let Some(scored) = pending.remove(&next) {
+                next += 1;
+                total += scored.rows;
+                failed += scored.errors.len();
+                if !scored.errors.is_empty() && a.on_error == OnError::Fail {
+                    first_error.get_or_insert_with(|| scored.errors[0].clone());
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if first_error.is_some() {
+                    continue;
+                }
+                for e in &scored.errors {
+                    if failed - scored.errors.len() < ERRORS_SHOWN {
+                        eprintln!("skipped: {}: {e}", a.data.display());
+                    }
+                }
+                out.write_all(&scored.bytes)?;
+            }
+        }
+        Ok(())
+    });
+    result?;
+    if let Some(e) = first_error {
+        drop(out);
+        if !to_stdout {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        bail!("{}: {e} (use --on-error skip to score the other rows)", a.data.display());
+    }
+    out.flush()?;
+    drop(out);
+    if !to_stdout {
+        std::fs::rename(&tmp, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    }
+    if failed > 0 {
+        if failed > ERRORS_SHOWN {
+            eprintln!("skipped {} more rows with errors", failed - ERRORS_SHOWN);
+        }
+        eprintln!("scored {} rows, skipped {failed} with errors", total - failed);
+    }
+    Ok(())
+}
+
+fn score_chunk(model: &Model, lay: &Layout, a: &ScoreArgs, rows: &[csv::StringRecord], first_row: usize) -> Scored {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(rows.len() * 48);
+    let mut errors = Vec::new();
+    let mut x = vec![0.0; model.n_features()];
+    let fields = &model.schema().fields;
+    for (k, rec) in rows.iter().enumerate() {
+        if let Err(e) = encode(model, lay, rec, &mut x) {
+            errors.push(e);
+            continue;
+        }
+        match lay.id {
+            Some(i) => s.push_str(&csv_field(&rec[i])),
+            None => {
+                let _ = write!(s, "{}", first_row + k + 1);
+            }
+        }
+        let (p, explanation) = match a.explain {
+            Some(top) => {
+                let e = model.explain_features(&x, top);
+                (e.probability, Some(e))
+            }
+            None => (model.probability(&x), None),
+        };
+        let d = model.decide(p);
+        let _ = write!(s, ",{},{},{}", d.rounded, d.prediction(), d.risk.as_str());
+        if a.raw {
+            let _ = write!(s, ",{p}");
+        }
+        if let Some(e) = explanation {
+            for c in &e.contributions {
+                let _ = write!(
+                    s,
+                    ",{},{},{}",
+                    csv_field(&fields[c.field].name),
+                    csv_field(&rec[lay.fields[c.field]]),
+                    c.contribution
+                );
+            }
+            for _ in e.contributions.len()..a.explain.unwrap_or(0) {
+                s.push_str(",,,");
+            }
+        }
+        s.push('\n');
+    }
+    Scored { bytes: s.into_bytes(), errors, rows: rows.len() }
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\"")).into()
+    } else {
+        v.into()
+    }
+}
