@@ -188,3 +188,196 @@ impl Artifact {
         Ok(())
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::card::TrainParams;
+    use crate::forest::BuildNode;
+    use crate::schema::{CategoricalField, Field, NumericField, Target};
+
+    /// A two-field model: tenure <= 12.5 ? (Contract code <= 0.5 ? 0.5 : 0.8) : 0.1.
+    pub(crate) fn tiny() -> Artifact {
+        let tree = vec![
+            BuildNode::Split { feature: 0, threshold: 12.5, value: 0.4, left: 1, right: 4 },
+            BuildNode::Split { feature: 1, threshold: 0.5, value: 0.6, left: 2, right: 3 },
+            BuildNode::Leaf { value: 0.5 },
+            BuildNode::Leaf { value: 0.8 },
+            BuildNode::Leaf { value: 0.1 },
+        ];
+        Artifact {
+            schema: Schema {
+                fields: vec![
+                    Field {
+                        name: "tenure".into(),
+                        kind: FieldKind::Numeric(NumericField {
+                            missing: Missing::Replace(29.0),
+                            min: 0.0,
+                            max: 72.0,
+                            integer: true,
+                        }),
+                    },
+                    Field {
+                        name: "Contract".into(),
+                        kind: FieldKind::Categorical(CategoricalField {
+                            levels: vec!["Two year".into(), "Month-to-month".into()],
+                            unknown: Unknown::Error,
+                        }),
+                    },
+                ],
+                id_column: Some("customerID".into()),
+                target: Target { column: "Churn".into(), positive: "Yes".into(), negative: "No".into() },
+            },
+            policy: RiskPolicy::default(),
+            forest: Forest::build(2, &[tree]).unwrap(),
+            card: ModelCard {
+                name: "tiny".into(),
+                version: "t1".into(),
+                created_at: "2026-11-26T00:00:00Z".into(),
+                trainer: "test".into(),
+                data_sha256: "00".repeat(32),
+                rows_total: 10,
+                rows_train: 10,
+                rows_test: 0,
+                params: TrainParams {
+                    trees: 1,
+                    max_depth: 2,
+                    min_samples_leaf: 1,
+                    min_samples_split: 2,
+                    mtry: 2,
+                    seed: 42,
+                    test_fraction: 0.0,
+                },
+                test_metrics: None,
+                importances: vec![0.7, 0.3],
+                roc: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let a = tiny();
+        let bytes = a.to_bytes();
+        assert_eq!(&bytes[..8], b"CHURNMDL");
+        assert_eq!(Artifact::from_bytes(&bytes).unwrap(), a);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let bytes = tiny().to_bytes();
+        for cut in 0..bytes.len() {
+            let err = Artifact::from_bytes(&bytes[..cut]).unwrap_err();
+            assert!(matches!(err, ArtifactError::Truncated { .. } | ArtifactError::BadMagic { .. }), "{cut}: {err}");
+            if cut >= 8 {
+                assert!(err.to_string().starts_with(&format!("truncated at byte {cut}")), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn header_errors_say_what_is_wrong() {
+        let bytes = tiny().to_bytes();
+        let mut b = bytes.clone();
+        b[0] = b'X';
+        assert!(Artifact::from_bytes(&b).unwrap_err().to_string().contains("bad magic"));
+        let mut b = bytes.clone();
+        b[8] = 9;
+        assert_eq!(
+            Artifact::from_bytes(&b).unwrap_err().to_string(),
+            "unsupported format version 9 (this build reads 1)"
+        );
+        let mut b = bytes.clone();
+        let last = b.len() - 1;
+        b[last] ^= 0x40;
+        assert!(Artifact::from_bytes(&b).unwrap_err().to_string().starts_with("checksum mismatch"));
+        let mut b = bytes.clone();
+        b.push(0);
+        assert!(matches!(Artifact::from_bytes(&b), Err(ArtifactError::TrailingBytes(1))));
+        let mut b = bytes;
+        b[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(Artifact::from_bytes(&b), Err(ArtifactError::TooLarge(_))));
+    }
+
+    /// Wraps a payload in a valid header (right length and checksum), as an attacker could.
+    pub(crate) fn with_header(payload: &[u8]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn absurd_lengths_are_refused_without_allocating_them() {
+        // A payload whose first container (the schema's field list) claims 2^60 entries:
+        // varint tag 253 = u64 follows.
+        let mut payload = vec![253u8];
+        payload.extend_from_slice(&(1u64 << 60).to_le_bytes());
+        let err = Artifact::from_bytes(&with_header(&payload)).unwrap_err();
+        assert!(matches!(err, ArtifactError::Malformed(_)), "{err}");
+        // 2^40 entries of a small type: still over the allocation budget.
+        let mut payload = vec![253u8];
+        payload.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(Artifact::from_bytes(&with_header(&payload)).is_err());
+    }
+
+    #[test]
+    fn semantic_checks_run_after_decoding() {
+        let mut a = tiny();
+        a.policy.medium = 0.9;
+        let err = Artifact::from_bytes(&a.to_bytes()).unwrap_err();
+        assert!(err.to_string().contains("policy"), "{err}");
+        let mut a = tiny();
+        a.forest.n_features = 3;
+        assert!(Artifact::from_bytes(&a.to_bytes()).unwrap_err().to_string().contains("3"));
+    }
+
+    mod properties {
+        use super::*;
+        use crate::{Model, Value};
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let _ = Artifact::from_bytes(&bytes);
+                let _ = Model::from_bytes(&with_header(&bytes));
+            }
+
+            #[test]
+            fn bit_flips_never_panic(pos in any::<proptest::sample::Index>(), bit in 0u8..8) {
+                let mut bytes = tiny().to_bytes();
+                let i = pos.index(bytes.len());
+                bytes[i] ^= 1 << bit;
+                prop_assert!(Model::from_bytes(&bytes).is_err());
+                // Past the header, also with a recomputed checksum (the decoder itself is tested).
+                if i >= HEADER_LEN {
+                    let _ = Model::from_bytes(&with_header(&bytes[HEADER_LEN..]));
+                }
+            }
+
+            #[test]
+            fn round_trip_any_policy(t in 0.0f64..=1.0, m in 0.0f64..=1.0, h in 0.0f64..=1.0, d in 0u8..16) {
+                let mut a = tiny();
+                a.policy = RiskPolicy { threshold: t, medium: m.min(h), high: m.max(h), decimals: d };
+                prop_assert_eq!(Artifact::from_bytes(&a.to_bytes()).unwrap(), a);
+            }
+
+            #[test]
+            fn probabilities_stay_in_unit_interval(tenure in any::<f64>(), code in 0usize..3, text in ".{0,12}") {
+                let model = Model::new(tiny()).unwrap();
+                let levels = ["Two year", "Month-to-month", text.as_str()];
+                let r = model.score(|i, _| if i == 0 { Value::Number(tenure) } else { Value::Text(levels[code]) });
+                if let Ok(d) = r {
+                    prop_assert!((0.0..=1.0).contains(&d.raw));
+                    prop_assert!(tenure.is_finite());
+                }
+            }
+        }
+    }
+}

@@ -60,10 +60,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub trees: u32,
     /// Maximum tree depth (splits from the root to a leaf)
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_depth: u16,
     /// Minimum rows in a leaf
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub min_samples_leaf: u32,
     /// Minimum rows to split a node
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]

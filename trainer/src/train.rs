@@ -23,7 +23,7 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use crate::data::SplitMix64;
 
 /// Trees per independently seeded chunk.
-pub const CHUNK_TREES: usize = 25;
+pub const CHUNK_TREES: usize = 50;
 
 #[derive(Clone, Debug)]
 pub struct ForestParams {
@@ -123,7 +123,7 @@ pub fn train(
         importances.iter_mut().for_each(|v| *v /= total);
     }
     let forest = Forest::build(n_features as u32, &trees).context("converting the trees")?;
-    verify(&forest, x, n_features, &predictions)?;
+    verify(&forest, x, n_features, &predictions, threads)?;
     Ok(Trained { forest, importances })
 }
 
@@ -177,20 +177,31 @@ fn train_chunk(
 
 /// The exported forest must give, for every training row and every chunk, exactly (bit for bit)
 /// the mean smartcore predicts for that chunk: same trees, same leaves, same summation order.
-fn verify(forest: &Forest, x: &[f64], n_features: usize, predictions: &[Vec<f64>]) -> Result<()> {
+/// Rows are checked on all threads.
+fn verify(forest: &Forest, x: &[f64], n_features: usize, predictions: &[Vec<f64>], threads: usize) -> Result<()> {
     let compiled = forest.compile().context("the converted forest does not load")?;
-    let mut start = 0;
-    for (c, pred) in predictions.iter().enumerate() {
-        let n = CHUNK_TREES.min(compiled.n_trees() - start);
-        for (r, &expected) in pred.iter().enumerate() {
-            let got = compiled.mean_over(start..start + n, &x[r * n_features..(r + 1) * n_features]);
-            if got.to_bits() != expected.to_bits() {
-                bail!(
-                    "internal check failed: the flat forest gives {got} for training row {r} in chunk {c}, smartcore {expected}; no file written"
-                );
+    let rows = predictions.first().map_or(0, |p| p.len());
+    let per = rows.div_ceil(threads.max(1)).max(1);
+    let check = |range: std::ops::Range<usize>| -> Result<()> {
+        for r in range {
+            let row = &x[r * n_features..(r + 1) * n_features];
+            for (c, pred) in predictions.iter().enumerate() {
+                let start = c * CHUNK_TREES;
+                let end = (start + CHUNK_TREES).min(compiled.n_trees());
+                let got = compiled.mean_over(start..end, row);
+                if got.to_bits() != pred[r].to_bits() {
+                    bail!(
+                        "internal check failed: the flat forest gives {got} for training row {r} in trees {start}..{end}, smartcore {}; no file written",
+                        pred[r]
+                    );
+                }
             }
         }
-        start += n;
-    }
-    Ok(())
+        Ok(())
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..rows).step_by(per).map(|a| s.spawn(move || check(a..(a + per).min(rows)))).collect();
+        handles.into_iter().try_for_each(|h| h.join().expect("verification thread panicked"))
+    })
 }
