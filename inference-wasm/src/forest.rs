@@ -8,7 +8,9 @@
 //!
 //! In memory ([`CompiledForest`]), built once at load after validation: one 16-byte record per
 //! node. Routing is `x[feature] <= threshold` → left, else right. Features are never NaN (the
-//! schema fills missing values), so there is no missing-value branch.
+//! schema fills missing values), so there is no missing-value branch. A leaf is a fixed point of
+//! that same rule (threshold NaN, right child = itself), which lets the batch path step many rows
+//! through a tree in lockstep without a branch per node.
 
 use bincode::{Decode, Encode};
 
@@ -202,7 +204,7 @@ impl Forest {
                 values.push(value);
                 let kind = self.split_feature[i];
                 if kind == 0 {
-                    nodes.push(Node { feature: LEAF, right: 0, value });
+                    nodes.push(Node::leaf(i));
                     continue;
                 }
                 let feature = kind as usize - 1;
@@ -217,14 +219,16 @@ impl Forest {
                 if self.right_offset[split] < 2 || right >= (start + size) as u64 {
                     return Err(invalid(format!("node {i}: right child outside tree {t}")));
                 }
-                nodes.push(Node { feature: feature as u32, right: right as u32, value: threshold });
+                nodes.push(Node { feature: feature as u32, right: right as u32, threshold });
                 split += 1;
             }
             check_preorder(&nodes[start..], start).map_err(|e| invalid(format!("tree {t}: {e}")))?;
             start += size;
         }
         let base_value = roots.iter().map(|&r| values[r as usize]).sum::<f64>() / roots.len() as f64;
-        Ok(CompiledForest { nodes, values, roots, n_features: nf, base_value })
+        let mut forest = CompiledForest { nodes, values, roots, depths: Vec::new(), n_features: nf, base_value };
+        forest.depths = (0..forest.roots.len()).map(|t| forest.tree_depth(t)).collect();
+        Ok(forest)
     }
 }
 
@@ -237,7 +241,7 @@ fn check_preorder(tree: &[Node], base: usize) -> Result<(), String> {
     let mut i = 0usize;
     loop {
         let node = tree.get(i).ok_or("a subtree runs past its tree")?;
-        if node.feature == LEAF {
+        if node.is_leaf(base + i) {
             i += 1;
             match pending.pop() {
                 None => break,
@@ -255,14 +259,34 @@ fn check_preorder(tree: &[Node], base: usize) -> Result<(), String> {
     Ok(())
 }
 
-const LEAF: u32 = u32::MAX;
-
-/// One node in memory. For a split `value` is the threshold, for a leaf the leaf value.
+/// One node in memory. A leaf routes to itself: feature 0, threshold NaN (`x <= NaN` is false),
+/// right child = its own index. Node values (leaf outputs) live in `CompiledForest::values`.
 #[derive(Clone, Copy, Debug)]
 struct Node {
     feature: u32,
     right: u32,
-    value: f64,
+    threshold: f64,
+}
+
+impl Node {
+    fn leaf(index: usize) -> Node {
+        Node { feature: 0, right: index as u32, threshold: f64::NAN }
+    }
+
+    #[inline(always)]
+    fn is_leaf(&self, index: usize) -> bool {
+        self.right as usize == index
+    }
+
+    /// The child `x` goes to (itself for a leaf).
+    #[inline(always)]
+    fn next(&self, index: usize, x: &[f64]) -> usize {
+        if x[self.feature as usize] <= self.threshold {
+            index + 1
+        } else {
+            self.right as usize
+        }
+    }
 }
 
 /// The validated forest, ready to score.
@@ -272,6 +296,8 @@ pub struct CompiledForest {
     /// Every node's value (split nodes too), for explanations.
     values: Vec<f64>,
     roots: Vec<u32>,
+    /// Deepest leaf of each tree (root = 0): steps that bring any row to its leaf.
+    depths: Vec<u32>,
     n_features: usize,
     base_value: f64,
 }
@@ -295,18 +321,18 @@ impl CompiledForest {
     fn leaf(&self, root: u32, x: &[f64]) -> usize {
         let mut i = root as usize;
         loop {
-            let n = self.nodes[i];
-            if n.feature == LEAF {
+            let next = self.nodes[i].next(i, x);
+            if next == i {
                 return i;
             }
-            i = if x[n.feature as usize] <= n.value { i + 1 } else { n.right as usize };
+            i = next;
         }
     }
 
     /// Output of one tree for one feature vector.
     #[inline]
     pub fn tree_output(&self, tree: usize, x: &[f64]) -> f64 {
-        self.nodes[self.leaf(self.roots[tree], x)].value
+        self.values[self.leaf(self.roots[tree], x)]
     }
 
     /// Mean output of trees `range` (in order) — the probability when the range is all trees.
@@ -334,9 +360,26 @@ impl CompiledForest {
         let rows = out.len().min(matrix.len() / nf);
         let out = &mut out[..rows];
         out.fill(0.0);
-        for &root in &self.roots {
-            for (r, acc) in out.iter_mut().enumerate() {
-                *acc += self.nodes[self.leaf(root, &matrix[r * nf..(r + 1) * nf])].value;
+        // Blocks of rows walk each tree in lockstep, a fixed number of steps (leaves are fixed
+        // points): the rows' node loads are independent, so the CPU overlaps them.
+        const BLOCK: usize = 64;
+        let mut at = [0usize; BLOCK];
+        for (t, &root) in self.roots.iter().enumerate() {
+            let depth = self.depths[t];
+            for (b, acc) in out.chunks_mut(BLOCK).enumerate() {
+                let base = b * BLOCK;
+                let at = &mut at[..acc.len()];
+                at.fill(root as usize);
+                for _ in 0..depth {
+                    for (k, i) in at.iter_mut().enumerate() {
+                        let n = self.nodes[*i];
+                        let x = matrix[(base + k) * nf + n.feature as usize];
+                        *i = if x <= n.threshold { *i + 1 } else { n.right as usize };
+                    }
+                }
+                for (a, &i) in acc.iter_mut().zip(at.iter()) {
+                    *a += self.values[i];
+                }
             }
         }
         let count = self.roots.len() as f64;
@@ -356,11 +399,11 @@ impl CompiledForest {
             let mut i = root as usize;
             loop {
                 let n = self.nodes[i];
-                if n.feature == LEAF {
-                    sum += n.value;
+                let next = n.next(i, x);
+                if next == i {
+                    sum += self.values[i];
                     break;
                 }
-                let next = if x[n.feature as usize] <= n.value { i + 1 } else { n.right as usize };
                 out[n.feature as usize] += self.values[next] - self.values[i];
                 i = next;
             }
@@ -379,13 +422,13 @@ impl CompiledForest {
         for i in start..end {
             let n = self.nodes[i];
             let id = i - start;
-            f(if n.feature == LEAF {
-                NodeView::Leaf { id, value: n.value }
+            f(if n.is_leaf(i) {
+                NodeView::Leaf { id, value: self.values[i] }
             } else {
                 NodeView::Split {
                     id,
                     feature: n.feature as usize,
-                    threshold: n.value,
+                    threshold: n.threshold,
                     left: id + 1,
                     right: n.right as usize - start,
                     value: self.values[i],
@@ -396,21 +439,24 @@ impl CompiledForest {
 
     /// Number of nodes, leaves, and the deepest leaf's depth (root = 0).
     pub fn shape(&self) -> (usize, usize, usize) {
-        let leaves = self.nodes.iter().filter(|n| n.feature == LEAF).count();
+        let leaves = self.nodes.iter().enumerate().filter(|(i, n)| n.is_leaf(*i)).count();
+        let depth = self.depths.iter().copied().max().unwrap_or(0);
+        (self.nodes.len(), leaves, depth as usize)
+    }
+
+    fn tree_depth(&self, t: usize) -> u32 {
         let mut max_depth = 0;
-        for &root in &self.roots {
-            let mut stack = vec![(root as usize, 0usize)];
-            while let Some((i, d)) = stack.pop() {
-                let n = self.nodes[i];
-                if n.feature == LEAF {
-                    max_depth = max_depth.max(d);
-                } else {
-                    stack.push((i + 1, d + 1));
-                    stack.push((n.right as usize, d + 1));
-                }
+        let mut stack = vec![(self.roots[t] as usize, 0u32)];
+        while let Some((i, d)) = stack.pop() {
+            let n = self.nodes[i];
+            if n.is_leaf(i) {
+                max_depth = max_depth.max(d);
+            } else {
+                stack.push((i + 1, d + 1));
+                stack.push((n.right as usize, d + 1));
             }
         }
-        (self.nodes.len(), leaves, max_depth)
+        max_depth
     }
 }
 

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Regenerates the golden fixtures — the only script that writes tests/fixtures/golden*.
+# Run it deliberately (after a change meant to alter models or scores) and commit the result:
+#   bash tests/make-golden.sh
+# The tests then check that every surface reproduces these files exactly:
+#   golden.bin            a small model trained on data/telco_train.csv (fixed seed and time)
+#   golden_cases.csv      the Telco held-out rows plus edge cases (blank numbers, padded text)
+#   golden_expected.csv   `churn score --raw --explain 3` of those cases with golden.bin
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q -p trainer
+churn=target/release/churn
+out=tests/fixtures
+mkdir -p "$out"
+# Flags recorded here and in tests (trainer/tests/cli.rs: golden_model_is_reproducible).
+SOURCE_DATE_EPOCH=1767225600 "$churn" train --data data/telco_train.csv --out "$out/golden.bin" \
+  --trees 30 --max-depth 6 --seed 7 --test-fraction 0 --name golden --model-version golden-1 >/dev/null
+python3 - <<'PY'
+import csv
+rows = list(csv.reader(open("data/telco_test.csv", newline="")))
+header, body = rows[0], rows[1:]
+col = {h: i for i, h in enumerate(header)}
+edge = []
+def variant(base, cid, **changes):
+    r = list(base)
+    r[col["customerID"]] = cid
+    for k, v in changes.items():
+        r[col[k]] = v
+    edge.append(r)
+b = body[0]
+variant(b, "EDGE-blank-total", TotalCharges=" ")
+variant(b, "EDGE-empty-total", TotalCharges="")
+variant(b, "EDGE-padded-number", tenure=" 5 ", MonthlyCharges="70.70")
+variant(b, "EDGE-exponent", MonthlyCharges="7.07e1", TotalCharges="1.5E3")
+variant(b, "EDGE-padded-category", Contract=" One year ")
+variant(b, "EDGE-zero-tenure", tenure="0", TotalCharges=" ")
+variant(b, "EDGE-huge-number", TotalCharges="1e300")
+variant(b, "EDGE-negative", tenure="-3", MonthlyCharges="-0")
+with open("tests/fixtures/golden_cases.csv", "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(body + edge)
+PY
+"$churn" score --model "$out/golden.bin" --data "$out/golden_cases.csv" --out "$out/golden_expected.csv" --raw --explain 3
+echo "wrote $out/golden.bin ($(wc -c <"$out/golden.bin") bytes), golden_cases.csv, golden_expected.csv ($(($(wc -l <"$out/golden_expected.csv") - 1)) rows)"

@@ -1,0 +1,248 @@
+//! End-to-end tests of the `churn` binary on the bundled data: train → inspect → evaluate →
+//! score, the golden fixture, and the bad-input matrix (each a clear message and exit code 2).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn data(name: &str) -> String {
+    root().join("data").join(name).to_string_lossy().into_owned()
+}
+
+fn fixture(name: &str) -> String {
+    root().join("tests/fixtures").join(name).to_string_lossy().into_owned()
+}
+
+fn churn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_churn")).args(args).output().expect("churn runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = churn(args);
+    assert!(out.status.success(), "churn {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs and expects exit code `code` with `needle` in stderr.
+fn fails(args: &[&str], code: i32, needle: &str) -> String {
+    let out = churn(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "churn {args:?}: {err}");
+    assert!(err.contains(needle), "churn {args:?}: expected {needle:?} in: {err}");
+    err
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn path(dir: &tempfile::TempDir, name: &str) -> String {
+    dir.path().join(name).to_string_lossy().into_owned()
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let p = path(dir, name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap()
+}
+
+#[test]
+fn train_inspect_evaluate_score_on_telco() {
+    let d = tmp();
+    let model = path(&d, "m.bin");
+    let t = json(&ok(&["train", "--data", &data("telco_churn.csv"), "--out", &model, "--trees", "30", "--json"]));
+    assert_eq!(t["written"], true);
+    assert_eq!(t["schema"]["id_column"], "customerID");
+    assert_eq!(t["card"]["rows_total"], 7043);
+    assert_eq!(t["card"]["rows_test"], 1409); // 20 % of each class, rounded
+    let auc = t["card"]["test_metrics"]["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.8, "held-out AUC {auc}");
+    // TotalCharges has blanks: numeric with a missing-value rule, not categorical.
+    let fields = t["schema"]["fields"].as_array().unwrap();
+    let total = fields.iter().find(|f| f["name"] == "TotalCharges").unwrap();
+    assert_eq!(total["kind"], "numeric");
+    assert!(total["missing"]["replace"].is_number());
+
+    let i = json(&ok(&["inspect", &model, "--json"]));
+    assert_eq!(i["sizes"]["trees"], 30);
+    assert!(i["sizes"]["bytes_per_node"].as_f64().unwrap() < 6.5);
+    let text = ok(&["inspect", &model]);
+    assert!(text.contains("Yes when p > 0.5; HIGH when p >= 0.7, MEDIUM when p >= 0.4"), "{text}");
+
+    let e = json(&ok(&["evaluate", "--model", &model, "--data", &data("telco_test.csv"), "--json"]));
+    for key in ["rows", "roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss"] {
+        assert!(e[key].is_number(), "{key} missing in {e}");
+    }
+    let c = &e["confusion"];
+    let total: u64 = ["tp", "fp", "tn", "fn"].iter().map(|k| c[k].as_u64().unwrap()).sum();
+    assert_eq!(total, 1409);
+
+    let scores = path(&d, "scores.csv");
+    ok(&["score", "--model", &model, "--data", &data("telco_test.csv"), "--out", &scores, "--raw"]);
+    let text = std::fs::read_to_string(&scores).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "customerID,churn_probability,churn_prediction,risk_level,churn_probability_raw"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 1409);
+    for r in &rows {
+        let raw: f64 = r[4].parse().unwrap();
+        let shown: f64 = r[1].parse().unwrap();
+        assert_eq!(shown, (raw * 1000.0).round() / 1000.0);
+        assert_eq!(r[2], if raw > 0.5 { "Yes" } else { "No" });
+        let risk = if raw >= 0.7 { "HIGH" } else if raw >= 0.4 { "MEDIUM" } else { "LOW" };
+        assert_eq!(r[3], risk);
+    }
+}
+
+#[test]
+fn golden_model_scores_exactly_as_recorded() {
+    // tests/make-golden.sh wrote golden_expected.csv with the build of that day; this build must
+    // give the same bytes: same raw probabilities, labels, risk levels and explanations.
+    let out = ok(&["score", "--model", &fixture("golden.bin"), "--data", &fixture("golden_cases.csv"), "--out", "-", "--raw", "--explain", "3"]);
+    let expected = std::fs::read_to_string(fixture("golden_expected.csv")).unwrap();
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn golden_model_is_reproducible() {
+    // Same flags as tests/make-golden.sh: training is deterministic, whatever the thread count.
+    let d = tmp();
+    for threads in ["1", "2"] {
+        let model = path(&d, &format!("g{threads}.bin"));
+        let out = Command::new(env!("CARGO_BIN_EXE_churn"))
+            .env("SOURCE_DATE_EPOCH", "1767225600")
+            .args(["train", "--data", &data("telco_train.csv"), "--out", &model, "--trees", "30"])
+            .args(["--max-depth", "6", "--seed", "7", "--test-fraction", "0", "--name", "golden"])
+            .args(["--model-version", "golden-1", "--threads", threads])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            std::fs::read(&model).unwrap() == std::fs::read(fixture("golden.bin")).unwrap(),
+            "{threads} thread(s): retrained golden model differs from tests/fixtures/golden.bin"
+        );
+    }
+}
+
+#[test]
+fn quality_gate_exits_3_and_writes_nothing() {
+    let d = tmp();
+    let model = path(&d, "m.bin");
+    let err = fails(
+        &["train", "--data", &data("telco_churn.csv"), "--out", &model, "--trees", "10", "--min-auc", "0.99"],
+        3,
+        "quality gate failed",
+    );
+    assert!(err.contains("below --min-auc 0.99"), "{err}");
+    assert!(!Path::new(&model).exists());
+    ok(&["train", "--data", &data("telco_churn.csv"), "--out", &model, "--trees", "10", "--min-auc", "0.6"]);
+    assert!(Path::new(&model).exists());
+}
+
+#[test]
+fn other_churn_files_work_with_flags_only() {
+    // A bank-style file: target Exited 0/1, CRLF line ends, an integer id, one driving column.
+    let d = tmp();
+    let mut csv = String::from("RowNumber,Geography,Age,Balance,IsActiveMember,Exited\r\n");
+    for i in 0..400u32 {
+        let geo = ["France", "Spain", "Germany"][(i % 3) as usize];
+        let age = 20 + (i * 7) % 50;
+        let exited = (age > 45) as u32;
+        csv.push_str(&format!("{i},{geo},{age},{}.5,{},{exited}\r\n", i * 13 % 1000, i % 2));
+    }
+    let file = write(&d, "bank.csv", &csv);
+    let model = path(&d, "bank.bin");
+    fails(&["train", "--data", &file, "--out", &model], 2, "no column named Churn");
+    let t = json(&ok(&["train", "--data", &file, "--out", &model, "--target", "Exited", "--drop", "RowNumber", "--trees", "20", "--json"]));
+    assert_eq!(t["schema"]["target"]["positive"], "1");
+    assert_eq!(t["schema"]["id_column"], serde_json::Value::Null); // numeric ids are not detected
+    let names: Vec<&str> = t["schema"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Geography", "Age", "Balance", "IsActiveMember"]);
+    assert!(t["card"]["test_metrics"]["roc_auc"].as_f64().unwrap() > 0.95);
+    // Age drives the target: it gets most of the importance.
+    let imp = t["card"]["importances"].as_array().unwrap();
+    assert!(imp[1].as_f64().unwrap() > 0.5, "{imp:?}");
+    let scored = ok(&["score", "--model", &model, "--data", &file, "--out", "-"]);
+    assert_eq!(scored.lines().count(), 401);
+    assert!(scored.starts_with("row,churn_probability"));
+}
+
+#[test]
+fn crlf_and_lf_give_the_same_model() {
+    let d = tmp();
+    let lf = std::fs::read_to_string(data("telco_train.csv")).unwrap();
+    let crlf = write(&d, "crlf.csv", &lf.replace('\n', "\r\n"));
+    let a = path(&d, "a.bin");
+    let b = path(&d, "b.bin");
+    ok(&["train", "--data", &data("telco_train.csv"), "--out", &a, "--trees", "10", "--test-fraction", "0"]);
+    ok(&["train", "--data", &crlf, "--out", &b, "--trees", "10", "--test-fraction", "0"]);
+    let fa = json(&ok(&["inspect", &a, "--trees"]));
+    let fb = json(&ok(&["inspect", &b, "--trees"]));
+    assert_eq!(fa, fb);
+}
+
+#[test]
+fn bad_training_input_is_explained() {
+    let d = tmp();
+    let out = path(&d, "m.bin");
+    let empty = write(&d, "empty.csv", "");
+    fails(&["train", "--data", &empty, "--out", &out], 2, "is empty");
+    let header_only = write(&d, "h.csv", "a,b,Churn\n");
+    fails(&["train", "--data", &header_only, "--out", &out], 2, "no data rows");
+    let no_target = write(&d, "nt.csv", "a,b\n1,2\n3,4\n");
+    fails(&["train", "--data", &no_target, "--out", &out], 2, "the columns are: a, b");
+    let three = write(&d, "3.csv", "a,Churn\n1,Yes\n2,No\n3,Maybe\n");
+    fails(&["train", "--data", &three, "--out", &out], 2, "is not binary");
+    let odd = write(&d, "odd.csv", "a,Churn\n1,left\n2,stayed\n");
+    fails(&["train", "--data", &odd, "--out", &out], 2, "pass --positive");
+    let mut text = String::from("tenure,Contract,Churn\n");
+    for i in 0..300 {
+        let tenure = if i == 41 { "abc".to_string() } else { (i % 70).to_string() };
+        text.push_str(&format!("{tenure},{},{}\n", ["A", "B"][i % 2], ["Yes", "No"][i % 3 % 2]));
+    }
+    let junk = write(&d, "junk.csv", &text);
+    let err = fails(&["train", "--data", &junk, "--out", &out], 2, "column tenure");
+    assert!(err.contains("line 43") && err.contains("\"abc\""), "{err}");
+    fails(&["train", "--data", &junk, "--out", &out, "--drop", "nope"], 2, "no column named \"nope\"");
+    fails(&["train", "--data", &data("telco_train.csv"), "--out", &out, "--high", "0.3"], 2, "risk bands");
+    assert!(!Path::new(&out).exists());
+}
+
+#[test]
+fn bad_scoring_input_is_explained() {
+    let d = tmp();
+    let model = fixture("golden.bin");
+    let test = std::fs::read_to_string(data("telco_test.csv")).unwrap();
+    let mut lines: Vec<String> = test.lines().take(6).map(String::from).collect();
+    lines[3] = lines[3].replace("Month-to-month", "Weekly").replace("One year", "Weekly").replace("Two year", "Weekly");
+    let file = write(&d, "bad.csv", &(lines.join("\n") + "\n"));
+    let out = path(&d, "s.csv");
+    let err = fails(&["score", "--model", &model, "--data", &file, "--out", &out], 2, "line 4: Contract: unknown category \"Weekly\"");
+    assert!(err.contains("--on-error skip"), "{err}");
+    assert!(!Path::new(&out).exists(), "no partial output on failure");
+    let skipped = churn(&["score", "--model", &model, "--data", &file, "--out", &out, "--on-error", "skip"]);
+    assert!(skipped.status.success());
+    assert!(String::from_utf8_lossy(&skipped.stderr).contains("skipped 1 with errors"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 5);
+
+    let missing_col = write(&d, "mc.csv", "customerID,tenure\nx,1\n");
+    fails(&["score", "--model", &model, "--data", &missing_col, "--out", &out], 2, "lacks column(s) the model needs: gender");
+
+    let bytes = std::fs::read(&model).unwrap();
+    let truncated = path(&d, "t.bin");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    fails(&["score", "--model", &truncated, "--data", &file, "--out", &out], 2, "truncated at byte");
+    let not_model = write(&d, "x.bin", "hello, world");
+    fails(&["inspect", &not_model], 2, "not a churn model file");
+    fails(&["evaluate", "--model", &model, "--data", &missing_col], 2, "lacks column");
+}
