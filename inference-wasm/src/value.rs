@@ -109,14 +109,49 @@ pub(crate) fn describe(v: &Value<'_>) -> String {
     }
 }
 
+/// Quotes a user's string for a message: `"…"` with `"`, `\\` and control characters escaped,
+/// cut after 40 characters. (Hand-made rather than `{:?}`, whose Unicode tables would add
+/// kilobytes to the wasm build.)
 pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(QUOTE_MAX_CHARS * 4) + 2);
+    out.push('"');
     let mut chars = s.chars();
-    let head: String = chars.by_ref().take(QUOTE_MAX_CHARS).collect();
-    if chars.next().is_some() {
-        format!("{:?}… ({} bytes)", head, s.len())
-    } else {
-        format!("{head:?}")
+    for c in chars.by_ref().take(QUOTE_MAX_CHARS) {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                out.push_str("\\u{");
+                out.push_str(&hex(c as u32));
+                out.push('}');
+            }
+            c => out.push(c),
+        }
     }
+    out.push('"');
+    if chars.next().is_some() {
+        out.push_str("… (");
+        out.push_str(&s.len().to_string());
+        out.push_str(" bytes)");
+    }
+    out
+}
+
+pub(crate) fn hex(mut v: u32) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = Vec::new();
+    loop {
+        buf.push(DIGITS[(v & 15) as usize]);
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.reverse();
+    String::from_utf8(buf).unwrap_or_default()
 }
 
 pub(crate) fn format_number(x: f64) -> String {

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the npm package into www/pkg/: the core compiled to wasm32, bound with wasm-bindgen
+# (--target web: browsers, Workers via initSync({module}), Node via pkg/node.js), shrunk with
+# binaryen's wasm-opt from npm (Debian's binaryen 108 produces broken output, see TOOLCHAIN.md).
+set -euo pipefail
+www="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$www/.." && pwd)"
+cd "$root"
+cargo build --profile wasm -p inference-wasm --target wasm32-unknown-unknown
+rm -rf "$www/pkg" && mkdir -p "$www/pkg"
+wasm-bindgen --target web --out-dir "$www/pkg" --out-name churn \
+  target/wasm32-unknown-unknown/wasm/inference_wasm.wasm
+"$www/node_modules/.bin/wasm-opt" -Oz "$www/pkg/churn_bg.wasm" -o "$www/pkg/churn_bg.wasm"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+cat > "$www/pkg/package.json" <<JSON
+{
+  "name": "churn-wasm",
+  "version": "$version",
+  "description": "Score churn models trained by the churn CLI, in browsers, Node and Cloudflare Workers (bit-identical to native)",
+  "license": "MIT OR Apache-2.0",
+  "type": "module",
+  "main": "./node.js",
+  "types": "./churn.d.ts",
+  "exports": {
+    ".": { "types": "./churn.d.ts", "node": "./node.js", "default": "./churn.js" },
+    "./web": { "types": "./churn.d.ts", "default": "./churn.js" },
+    "./churn_bg.wasm": "./churn_bg.wasm"
+  },
+  "files": ["churn.js", "churn.d.ts", "churn_bg.wasm", "churn_bg.wasm.d.ts", "node.js", "node.d.ts"],
+  "sideEffects": ["./node.js"]
+}
+JSON
+cat > "$www/pkg/node.js" <<'JS'
+// Node entry: instantiates the wasm module synchronously from the file next to this one.
+import { readFileSync } from "node:fs";
+import { initSync } from "./churn.js";
+
+initSync({ module: readFileSync(new URL("./churn_bg.wasm", import.meta.url)) });
+
+export * from "./churn.js";
+JS
+cat > "$www/pkg/node.d.ts" <<'TS'
+export * from "./churn.js";
+TS
+raw=$(wc -c <"$www/pkg/churn_bg.wasm"); js=$(wc -c <"$www/pkg/churn.js")
+gz=$(cat "$www/pkg/churn_bg.wasm" "$www/pkg/churn.js" | gzip -9 | wc -c)
+echo "pkg: churn_bg.wasm $raw B + churn.js $js B raw, $gz B gzip together" >&2

@@ -1,0 +1,136 @@
+// The npm package in Node, from plain JS: parity with native scores bit for bit, the API
+// contract, and the instance surviving every class of bad input.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ChurnModel } from "../pkg/node.js";
+import { modelBytes, cases, expected } from "./golden.mjs";
+
+const model = new ChurnModel(modelBytes);
+const NUMERIC = ["tenure", "MonthlyCharges", "TotalCharges", "SeniorCitizen"];
+
+test("raw probabilities equal native `churn score --raw` bit for bit", () => {
+  assert.equal(cases.length, expected.length);
+  for (let i = 0; i < cases.length; i++) {
+    const want = Number(expected[i].churn_probability_raw);
+    assert.equal(expected[i].customerID, cases[i].customerID);
+    assert.ok(Object.is(model.probability(cases[i]), want), `row ${i}: ${model.probability(cases[i])} vs ${want}`);
+    const r = model.predict(cases[i]);
+    assert.deepEqual(r, {
+      churn_probability: Number(expected[i].churn_probability),
+      churn_prediction: expected[i].churn_prediction,
+      risk_level: expected[i].risk_level,
+      model_version: "golden-1",
+    });
+  }
+});
+
+test("numbers given as JS numbers score like the same numbers as strings", () => {
+  for (const c of cases.slice(0, 300)) {
+    const typed = { ...c };
+    for (const f of NUMERIC) if (c[f].trim() !== "") typed[f] = Number(c[f]);
+    assert.ok(Object.is(model.probability(typed), model.probability(c)));
+  }
+});
+
+test("columnar fast path equals row-by-row", () => {
+  const cols = {};
+  for (const f of model.schema().fields) {
+    cols[f.name] = f.kind === "numeric"
+      ? Float64Array.from(cases, (c) => (c[f.name].trim() === "" ? NaN : Number(c[f.name])))
+      : cases.map((c) => c[f.name]);
+  }
+  const p = model.probabilities(cols);
+  assert.equal(p.length, cases.length);
+  for (let i = 0; i < cases.length; i++) {
+    assert.ok(Object.is(p[i], Number(expected[i].churn_probability_raw)), `row ${i}`);
+  }
+});
+
+test("predictBatch gives per-row errors without throwing", () => {
+  const bad = { ...cases[0], Contract: "Weekly" };
+  const out = model.predictBatch([cases[0], bad, cases[1]]);
+  assert.equal(out.length, 3);
+  assert.equal(out[0].churn_prediction, expected[0].churn_prediction);
+  assert.equal(out[1].row, 1);
+  assert.match(out[1].error, /^row 1: Contract: unknown category "Weekly" \(expected one of: Month-to-month, One year, Two year\)$/);
+  assert.deepEqual(out[1].details, [{ field: "Contract", message: 'unknown category "Weekly" (expected one of: Month-to-month, One year, Two year)' }]);
+  assert.equal(out[2].churn_probability, Number(expected[1].churn_probability));
+  assert.throws(() => model.predictBatch("nope"), /expected an array of customers, got a string/);
+});
+
+test("explain adds up and names the customer's values", () => {
+  for (const c of cases.slice(0, 200)) {
+    const e = model.explain(c, 100);
+    const sum = e.base_value + e.top_factors.reduce((s, f) => s + f.contribution, 0);
+    assert.ok(Math.abs(sum - e.churn_probability_raw) <= 1e-12);
+    assert.ok(Object.is(e.churn_probability_raw, model.probability(c)));
+    for (const f of e.top_factors) assert.equal(f.value, c[f.field]);
+  }
+  assert.equal(model.explain(cases[0]).top_factors.length, 5);
+});
+
+test("schema and info describe the model", () => {
+  const s = model.schema();
+  assert.equal(s.fields.length, 19);
+  const tenure = s.fields.find((f) => f.name === "tenure");
+  assert.equal(tenure.kind, "numeric");
+  assert.equal(tenure.min, 0);
+  assert.equal(tenure.max, 72);
+  const contract = s.fields.find((f) => f.name === "Contract");
+  assert.deepEqual([...contract.levels].sort(), ["Month-to-month", "One year", "Two year"]);
+  assert.equal(s.id_column, "customerID");
+  const info = model.info();
+  assert.equal(info.version, "golden-1");
+  assert.equal(info.trees, 30);
+  assert.deepEqual(info.policy, { threshold: 0.5, high: 0.7, medium: 0.4, decimals: 3 });
+  assert.equal(model.modelVersion, "golden-1");
+});
+
+test("bad model bytes throw a clear Error", () => {
+  assert.throws(() => new ChurnModel(new Uint8Array([1, 2, 3])), /not a churn model file/);
+  assert.throws(() => new ChurnModel(modelBytes.slice(0, 100)), /truncated at byte 100/);
+  const flipped = modelBytes.slice();
+  flipped[500] ^= 1;
+  assert.throws(() => new ChurnModel(flipped), /checksum mismatch/);
+  assert.throws(() => ChurnModel.fromBytes(new Uint8Array()), /Error|not a churn model|truncated/);
+});
+
+test("the same instance survives every class of bad input", () => {
+  const good = cases[5];
+  const want = model.probability(good);
+  const { tenure, ...noTenure } = good;
+  const bad = [
+    [noTenure, /missing field: tenure/],
+    [{ ...good, tenure: "abc" }, /tenure: expected a number, got "abc"/],
+    [{ ...good, tenure: true }, /tenure: expected a number, got true/],
+    [{ ...good, Contract: "Weekly" }, /Contract: unknown category "Weekly"/],
+    [{ ...good, tenure: NaN }, /tenure: expected a finite number, got NaN/],
+    [{ ...good, tenure: Infinity }, /tenure: expected a finite number, got Infinity/],
+    [{ ...good, tenure: "NaN" }, /tenure: expected a finite number/],
+    [{ ...good, MonthlyCharges: "Infinity" }, /MonthlyCharges: expected a finite number/],
+    [{ ...good, tenure: { nested: 1 } }, /tenure: expected a number, got an object/],
+    [{ ...good, Contract: ["One year"] }, /Contract: expected a string, got an array/],
+    [{ ...good, Contract: "x".repeat(10_000_000) }, /Contract: expected a string, got a string of more than 4096 characters/],
+    [{ ...good, tenure: 10n }, /tenure: expected a number, got a bigint/],
+    [{}, /missing field: gender/],
+    [null, /expected an object with the customer's fields, got null/],
+    [42, /expected an object with the customer's fields, got a number/],
+    ["customer", /expected an object/],
+    [[good], /expected an object with the customer's fields, got an array/],
+    [undefined, /expected an object/],
+  ];
+  for (const [input, message] of bad) {
+    for (const call of [(x) => model.predict(x), (x) => model.probability(x), (x) => model.explain(x)]) {
+      assert.throws(() => call(input), message);
+      assert.ok(Object.is(model.probability(good), want), "instance still scores correctly");
+    }
+  }
+  // Errors carry details per field.
+  try {
+    model.predict({ ...good, tenure: "abc", Contract: "Weekly" });
+    assert.fail("should throw");
+  } catch (e) {
+    assert.ok(e instanceof Error);
+    assert.deepEqual(e.details.map((d) => d.field), ["tenure", "Contract"]);
+  }
+});
