@@ -8,8 +8,15 @@ bash scripts/setup.sh
 echo "== native: unit, property and CLI tests (release build, one warm target/)"
 cargo test --release --workspace
 
-echo "== the core compiles for wasm32-unknown-unknown"
-cargo build --release -p inference-wasm --target wasm32-unknown-unknown
+echo "== the core under wasm-bindgen-test: golden parity in Node, then in headless Chromium"
+# Chromium litters TMPDIR and ~/.config: keep both inside build/.
+mkdir -p build/chromium-tmp
+export TMPDIR="$PWD/build/chromium-tmp" XDG_CONFIG_HOME="$PWD/build/chromium-tmp"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+# (No -q here: cargo would pass --quiet to the runner, which rejects it.)
+(cd inference-wasm && cargo test --release --target wasm32-unknown-unknown --test wasm)
+(cd inference-wasm && cargo test --release --target wasm32-unknown-unknown --test wasm --features browser-tests)
+unset TMPDIR XDG_CONFIG_HOME CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER
 
 if [ -f www/package.json ]; then
   echo "== JavaScript surfaces"

@@ -385,6 +385,7 @@ pub(crate) mod tests {
         assert!(Artifact::from_bytes(&a.to_bytes()).unwrap_err().to_string().contains("3"));
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     mod properties {
         use super::*;
         use crate::{Model, Value};

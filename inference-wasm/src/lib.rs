@@ -18,7 +18,7 @@ pub mod policy;
 pub mod schema;
 pub mod value;
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use artifact::{Artifact, ArtifactError, FORMAT_VERSION};
 pub use card::{ModelCard, TrainParams};

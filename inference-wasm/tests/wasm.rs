@@ -1,0 +1,72 @@
+//! The golden cases under wasm-bindgen-test, through the JS bindings, in Node and in headless
+//! Chromium (scripts/test.sh runs this file in both). Raw probabilities must equal the native
+//! `churn score --raw` output bit for bit.
+#![cfg(target_arch = "wasm32")]
+
+use inference_wasm::wasm::ChurnModel;
+use js_sys::{Object, Reflect};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+#[cfg(feature = "browser-tests")]
+wasm_bindgen_test_configure!(run_in_browser);
+
+const MODEL: &[u8] = include_bytes!("../../tests/fixtures/golden.bin");
+const CASES: &str = include_str!("../../tests/fixtures/golden_cases.csv");
+const EXPECTED: &str = include_str!("../../tests/fixtures/golden_expected.csv");
+
+fn rows(csv: &str) -> (Vec<&str>, Vec<Vec<&str>>) {
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap().split(',').collect();
+    (header, lines.map(|l| l.split(',').collect()).collect())
+}
+
+fn object(header: &[&str], row: &[&str]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in header.iter().zip(row) {
+        Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_str(v)).unwrap();
+    }
+    o.into()
+}
+
+fn get(o: &JsValue, k: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(k)).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn golden_cases_match_native_bit_for_bit() {
+    let model = ChurnModel::new(MODEL).unwrap();
+    let (h, cases) = rows(CASES);
+    let (eh, expected) = rows(EXPECTED);
+    let col = |name: &str| eh.iter().position(|c| *c == name).unwrap();
+    let (raw, shown, pred, risk) =
+        (col("churn_probability_raw"), col("churn_probability"), col("churn_prediction"), col("risk_level"));
+    assert_eq!(cases.len(), expected.len());
+    for (c, e) in cases.iter().zip(&expected) {
+        let customer = object(&h, c);
+        let p = model.probability(&customer).unwrap();
+        let want: f64 = e[raw].parse().unwrap();
+        assert_eq!(p.to_bits(), want.to_bits(), "{}", c[0]);
+        let r: JsValue = model.predict(&customer).unwrap().into();
+        assert_eq!(get(&r, "churn_probability").as_f64().unwrap(), e[shown].parse::<f64>().unwrap());
+        assert_eq!(get(&r, "churn_prediction").as_string().unwrap(), e[pred]);
+        assert_eq!(get(&r, "risk_level").as_string().unwrap(), e[risk]);
+    }
+}
+
+#[wasm_bindgen_test]
+fn bad_input_throws_and_the_instance_keeps_working() {
+    let model = ChurnModel::new(MODEL).unwrap();
+    let (h, cases) = rows(CASES);
+    let good = object(&h, &cases[3]);
+    let want = model.probability(&good).unwrap();
+    let bad = object(&h, &cases[3]);
+    Reflect::set(&bad, &JsValue::from_str("tenure"), &JsValue::from_str("abc")).unwrap();
+    let err = model.predict(&bad).unwrap_err();
+    let msg = get(&err, "message").as_string().unwrap();
+    assert_eq!(msg, "tenure: expected a number, got \"abc\"");
+    assert!(model.predict(&JsValue::NULL).is_err());
+    assert!(model.predict(&JsValue::from_f64(f64::NAN)).is_err());
+    assert_eq!(model.probability(&good).unwrap().to_bits(), want.to_bits());
+    assert!(ChurnModel::new(&MODEL[..40]).is_err());
+}
