@@ -204,7 +204,7 @@ impl Artifact {
                 FieldKind::Numeric(n) => {
                     if let Missing::Replace(v) = n.missing {
                         if !v.is_finite() {
-                            return bad(format!("{}: missing-value replacement {v} is not finite", f.name));
+                            return bad(format!("{}: the missing-value replacement is not finite", f.name));
                         }
                     }
                 }

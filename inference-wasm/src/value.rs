@@ -154,13 +154,19 @@ pub(crate) fn hex(mut v: u32) -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
+/// Whole numbers as integers (`1`, never `1.0`), NaN and infinities by name, other numbers as
+/// "a fractional number". The core never formats a fraction: float printing would add ~20 KB
+/// to the wasm build, and no message or lookup needs it (a categorical field accepts numbers
+/// only where its levels are integer codes).
 pub(crate) fn format_number(x: f64) -> String {
     if x.is_nan() {
         "NaN".to_string()
     } else if x.is_infinite() {
         if x > 0.0 { "Infinity" } else { "-Infinity" }.to_string()
+    } else if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        (x as i64).to_string()
     } else {
-        x.to_string()
+        "a fractional number".to_string()
     }
 }
 

@@ -21,7 +21,15 @@ const ROC_POINTS: usize = 101;
 pub fn run(a: TrainArgs) -> Result<()> {
     let started = Instant::now();
     let policy = RiskPolicy { threshold: a.threshold, high: a.high, medium: a.medium, decimals: a.decimals };
-    policy.validate().map_err(|m| anyhow::anyhow!("risk policy: {m} (see --threshold, --high, --medium, --decimals)"))?;
+    policy.validate().map_err(|m| {
+        anyhow::anyhow!(
+            "risk policy: {m}; got --threshold {} --medium {} --high {} --decimals {}",
+            a.threshold,
+            a.medium,
+            a.high,
+            a.decimals
+        )
+    })?;
     if !(0.0..1.0).contains(&a.test_fraction) {
         bail!("--test-fraction must be in [0, 1), got {}", a.test_fraction);
     }
