@@ -3,6 +3,9 @@
 # build check, and the JavaScript suites (Node, headless Chromium, workerd) when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Nothing here reads standard input, and cargo passes it to `rustc -` when it probes a target:
+# detach it so whatever the caller left there cannot be read as Rust source.
+exec </dev/null
 bash scripts/setup.sh
 
 echo "== native: unit, property and CLI tests (release build, one warm target/)"
