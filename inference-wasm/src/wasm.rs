@@ -382,6 +382,37 @@ impl ChurnModel {
         })
     }
 
+    /// Metrics of raw probabilities against known outcomes (`labels[i]` is 1 for churn, 0 for
+    /// not), with this model's threshold: `{rows, roc_auc, pr_auc, accuracy, precision, recall,
+    /// f1, brier, log_loss, tp, fp, tn, fn, roc: [{fpr, tpr, threshold}]}` — the same code the
+    /// trainer's model card and `churn evaluate` use.
+    pub fn evaluate(&self, probabilities: &[f64], labels: &[u8]) -> Result<JsValue, JsError> {
+        if probabilities.len() != labels.len() {
+            return Err(JsError::new(&format!(
+                "evaluate: {} probabilities but {} labels",
+                probabilities.len(),
+                labels.len()
+            )));
+        }
+        if let Some(i) = labels.iter().position(|&l| l > 1) {
+            return Err(JsError::new(&format!("evaluate: label {} at index {i} is not 0 or 1", labels[i])));
+        }
+        if let Some(i) = probabilities.iter().position(|p| !(0.0..=1.0).contains(p)) {
+            return Err(JsError::new(&format!("evaluate: probability at index {i} is not in [0, 1]")));
+        }
+        let y: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+        #[derive(Serialize)]
+        struct Evaluation {
+            #[serde(flatten)]
+            metrics: crate::Metrics,
+            roc: Vec<crate::metrics::RocPoint>,
+        }
+        to_js(&Evaluation {
+            metrics: crate::Metrics::compute(probabilities, &y, self.model.policy().threshold),
+            roc: crate::metrics::roc_curve(probabilities, &y, 200),
+        })
+    }
+
     /// The version string shown as `model_version`.
     #[wasm_bindgen(getter, js_name = modelVersion)]
     pub fn model_version(&self) -> String {

@@ -134,3 +134,24 @@ test("the same instance survives every class of bad input", () => {
     assert.deepEqual(e.details.map((d) => d.field), ["tenure", "Contract"]);
   }
 });
+
+test("evaluate() gives the metrics `churn evaluate` gives for the same file", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const { readFileSync } = await import("node:fs");
+  const churn = new URL("../../target/release/churn", import.meta.url).pathname;
+  const data = new URL("../../data/telco_test.csv", import.meta.url).pathname;
+  const native = JSON.parse(execFileSync(churn, ["evaluate", "--model", "../tests/fixtures/golden.bin", "--data", data, "--json"]));
+  const [header, ...lines] = readFileSync(data, "utf8").trim().split("\n");
+  const names = header.split(",");
+  const rows = lines.map((l) => Object.fromEntries(l.split(",").map((v, j) => [names[j], v])));
+  const p = Float64Array.from(rows, (r) => model.probability(r));
+  const y = Uint8Array.from(rows, (r) => (r.Churn === "Yes" ? 1 : 0));
+  const m = model.evaluate(p, y);
+  for (const k of ["rows", "roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss"]) {
+    assert.ok(Object.is(m[k], native[k]), `${k}: ${m[k]} vs ${native[k]}`);
+  }
+  assert.deepEqual({ tp: m.tp, fp: m.fp, tn: m.tn, fn: m.fn }, native.confusion);
+  assert.ok(m.roc.length > 10 && m.roc.every((q) => q.fpr >= 0 && q.fpr <= 1));
+  assert.throws(() => model.evaluate(p, y.subarray(1)), /1409 probabilities but 1408 labels/);
+  assert.throws(() => model.evaluate(Float64Array.of(0.5), Uint8Array.of(2)), /label 2 at index 0/);
+});
