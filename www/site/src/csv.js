@@ -1,0 +1,95 @@
+// CSV in and out, matching what the native `churn score` reads and writes byte for byte.
+//
+// Reading follows the Rust `csv` crate as the CLI configures it (trainer/src/scoring.rs:
+// headers on, `flexible`, default quoting): a field that starts with `"` is quoted and `""`
+// inside it is one quote; text after a closing quote is kept (`"ab"c` → `abc`); a quote inside
+// an unquoted field is literal; `\n`, `\r\n` and a lone `\r` all end a record; empty lines are
+// skipped; nothing is trimmed. A general-purpose parser (papaparse & co.) differs on several of
+// these (newline auto-detection, blank lines), and the scored file must equal the CLI's, so the
+// page carries this small reader instead. Writing quotes a field exactly when the CLI does.
+
+const QUOTE = 34, COMMA = 44, LF = 10, CR = 13;
+
+/**
+ * Reads CSV text record by record. Each record is `{fields, line}` where `line` is the 1-based
+ * line it starts on (what the CLI's messages call "line N").
+ * @param {string} text
+ * @returns {Generator<{fields: string[], line: number}>}
+ */
+export function* readCsv(text) {
+  const n = text.length;
+  let i = 0;
+  let line = 1;
+  while (i < n) {
+    // Skip empty lines between records.
+    let c = text.charCodeAt(i);
+    if (c === LF) { line++; i++; continue; }
+    if (c === CR) { i++; if (text.charCodeAt(i) === LF) i++; line++; continue; }
+    const start = line;
+    const fields = [];
+    let ended = false;
+    while (!ended) {
+      let value = "";
+      if (i < n && text.charCodeAt(i) === QUOTE) {
+        // Quoted field: up to the closing quote, then any text until the delimiter.
+        i++;
+        for (;;) {
+          const q = text.indexOf('"', i);
+          const chunk = q < 0 ? text.slice(i) : text.slice(i, q);
+          for (let k = chunk.indexOf("\n"); k >= 0; k = chunk.indexOf("\n", k + 1)) line++;
+          value += chunk;
+          if (q < 0) { i = n; break; }
+          if (text.charCodeAt(q + 1) === QUOTE) { value += '"'; i = q + 2; continue; }
+          i = q + 1;
+          break;
+        }
+      }
+      // Unquoted field (or the tail after a closing quote).
+      let j = i;
+      while (j < n) {
+        c = text.charCodeAt(j);
+        if (c === COMMA || c === LF || c === CR) break;
+        j++;
+      }
+      value += text.slice(i, j);
+      fields.push(value);
+      i = j;
+      if (i >= n) { ended = true; break; }
+      c = text.charCodeAt(i);
+      i++;
+      if (c === COMMA) continue;
+      if (c === CR && text.charCodeAt(i) === LF) i++;
+      line++;
+      ended = true;
+    }
+    yield { fields, line: start };
+  }
+}
+
+/** Quotes a field when it holds a comma, quote or line break, as the CLI's `csv_field` does. */
+export function csvField(v) {
+  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+/**
+ * Formats a float as Rust's `{}` does for f64: the shortest digits that read back as the same
+ * number, never in exponent notation (`1e-7` → `0.0000001`), `-0` for negative zero, `inf`/`NaN`.
+ * JS's `String(x)` gives the same digits, only written differently for very small or large
+ * numbers, so this only rewrites the notation.
+ */
+export function formatFloat(x) {
+  if (Number.isNaN(x)) return "NaN";
+  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
+  const s = String(x);
+  const e = s.indexOf("e");
+  if (e < 0) return s;
+  const sign = s[0] === "-" ? "-" : "";
+  const mantissa = s.slice(sign.length, e);
+  const exp = Number(s.slice(e + 1));
+  const digits = mantissa.replace(".", "");
+  const point = (mantissa.indexOf(".") < 0 ? mantissa.length : mantissa.indexOf(".")) + exp;
+  if (point <= 0) return `${sign}0.${"0".repeat(-point)}${digits}`;
+  if (point >= digits.length) return sign + digits + "0".repeat(point - digits.length);
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
