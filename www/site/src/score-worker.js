@@ -111,6 +111,7 @@ async function score(model, file, job) {
       self.postMessage({ type: "progress", job, done: rowNumber, total: Math.max(estimate, rowNumber) });
     }
   }
+  errors.sort((a, b) => a.row - b.row);
   let metrics = null;
   if (targetCol >= 0 && raw.length) {
     metrics = model.evaluate(Float64Array.from(raw), Uint8Array.from(labels));
