@@ -206,6 +206,17 @@ test("rows with errors are listed with row, line and reason; the rest score as `
   const gotNoId = await download();
   assert.ok(gotNoId.toString().startsWith("row,churn_probability,"));
   assert.ok(gotNoId.equals(readFileSync(wantNoId)), "row-numbered output equals the CLI's");
+
+  // A file without columns the model needs is refused with their names, as the CLI does.
+  const lacking = join(work, "lacking.csv");
+  writeFileSync(lacking, readFileSync(telcoTest, "utf8").split("\n").slice(0, 5).map((l) => l.split(",").slice(0, -3).join(",")).join("\n"));
+  let cliError = "";
+  try { cli("score", "--model", defaultModel, "--data", lacking, "--out", join(work, "lacking.out.csv")); } catch { cliError = readFileSync(join(work, "cli.stderr"), "utf8"); }
+  assert.match(cliError, /lacks column\(s\) the model needs: MonthlyCharges, TotalCharges/);
+  await page.setInputFiles("#csv-file", lacking);
+  await page.waitForSelector("#batch-error:not([hidden])");
+  assert.equal(await page.textContent("#batch-error"), "Could not score the file: lacking.csv lacks column(s) the model needs: MonthlyCharges, TotalCharges");
+  assert.equal(await page.isHidden("#batch-result"), true, "no stale results next to the error");
 });
 
 test("accessible and usable at phone width; screenshots at desktop and phone width", async () => {

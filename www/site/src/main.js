@@ -179,6 +179,8 @@ function scoreForm() {
     $("result-probability").textContent = "–";
     $("result-prediction").textContent = "–";
     setBadge($("result-risk"), null);
+    $("mini-probability").textContent = "–";
+    setBadge($("mini-risk"), null);
     const problem = $("result-problem");
     problem.textContent = placed.length
       ? `Not scored: check ${placed.join(", ")}.`
@@ -196,6 +198,8 @@ function scoreForm() {
   $("result-prediction").textContent = r.churn_prediction;
   setBadge($("result-risk"), r.risk_level);
   $("result-version").textContent = r.model_version;
+  $("mini-probability").textContent = formatFloat(r.churn_probability);
+  setBadge($("mini-risk"), r.risk_level);
   const why = $("why");
   why.innerHTML = "";
   why.append(
@@ -531,5 +535,14 @@ window.addEventListener("drop", (e) => {
   if (isCsv && !onModelBox) scoreFile(file);
   else loadModelFile(file);
 });
+
+// The phone-width result bar shows while the form is on screen and the result panel is not.
+const seen = { form: false, result: false };
+const observer = new IntersectionObserver((entries) => {
+  for (const e of entries) seen[e.target.id] = e.isIntersecting;
+  document.body.classList.toggle("show-mini", seen.form && !seen.result);
+});
+observer.observe($("form"));
+observer.observe($("result"));
 
 start();
