@@ -11,24 +11,27 @@
 const QUOTE = 34, COMMA = 44, LF = 10, CR = 13;
 
 /**
- * Reads CSV text record by record. Each record is `{fields, line}` where `line` is the 1-based
- * line it starts on (what the CLI's messages call "line N").
+ * Reads CSV text record by record. Each record is `{fields, line}` where `line` is the line
+ * number the CLI's messages give it ("line N"): the Rust reader's record position, i.e. one plus
+ * the number of `\n` read *before this record was started*. That is the record's own line,
+ * except that blank lines skipped just before a record are not counted yet, and in a CRLF file
+ * the `\n` of the previous line is read with the next record (so CRLF files show one less).
+ * The page repeats this so its error list names the same lines as `churn score`.
  * @param {string} text
  * @returns {Generator<{fields: string[], line: number}>}
  */
 export function* readCsv(text) {
   const n = text.length;
   let i = 0;
-  let line = 1;
+  let line = 1; // 1 + the number of \n consumed so far
+  let start = line;
   while (i < n) {
-    // Skip empty lines between records.
     let c = text.charCodeAt(i);
+    // Skip empty lines (and the \n of a previous \r\n) between records.
     if (c === LF) { line++; i++; continue; }
-    if (c === CR) { i++; if (text.charCodeAt(i) === LF) i++; line++; continue; }
-    const start = line;
+    if (c === CR) { i++; continue; }
     const fields = [];
-    let ended = false;
-    while (!ended) {
+    for (;;) {
       let value = "";
       if (i < n && text.charCodeAt(i) === QUOTE) {
         // Quoted field: up to the closing quote, then any text until the delimiter.
@@ -54,15 +57,15 @@ export function* readCsv(text) {
       value += text.slice(i, j);
       fields.push(value);
       i = j;
-      if (i >= n) { ended = true; break; }
+      if (i >= n) break;
       c = text.charCodeAt(i);
       i++;
       if (c === COMMA) continue;
-      if (c === CR && text.charCodeAt(i) === LF) i++;
-      line++;
-      ended = true;
+      if (c === LF) line++;
+      break; // a \r ends the record; a \n after it is skipped with the next one
     }
     yield { fields, line: start };
+    start = line;
   }
 }
 

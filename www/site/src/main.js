@@ -97,7 +97,11 @@ function formValues() {
 }
 
 function hintFor(f) {
-  if (f.kind === "categorical") return `${f.levels.length} categories seen in training`;
+  if (f.kind === "categorical") {
+    const u = f.unknown;
+    const other = u && typeof u === "object" && "as_level" in u ? `; other values count as “${f.levels[u.as_level]}”` : "";
+    return `${f.levels.length} categories seen in training${other}`;
+  }
   const range = f.min !== undefined && f.min !== null ? `training range ${formatFloat(f.min)} – ${formatFloat(f.max)}` : "";
   const m = f.missing;
   let missing = "";
