@@ -158,6 +158,13 @@ test("the Telco held-out CSV: row count, risk counts, metrics and the downloaded
   // The table opens risk first, and a header is a keyboard-operable sort button.
   const first = await page.$$eval("#scored-table tbody tr td:nth-child(5)", (tds) => tds.map((t) => t.textContent));
   assert.equal(first[0], "HIGH risk");
+  // "Why?" on a table row puts that customer into the form: same score there, with its factors.
+  const firstId = await page.textContent("#scored-table tbody tr:first-child td:nth-child(2)");
+  const native1 = nativeRows.find((r) => r.customerID === firstId);
+  await page.click("#scored-table tbody tr:first-child .why-row");
+  await page.waitForFunction((p) => document.getElementById("result-probability").textContent === p, native1.churn_probability);
+  assert.equal(await page.getAttribute("#result-risk", "data-risk"), native1.risk_level);
+  assert.equal(await page.$$eval("#why li", (lis) => lis.length), 5);
   await page.focus("#scored-table thead th:nth-child(3) button");
   await page.keyboard.press("Enter");
   assert.equal(await page.getAttribute("#scored-table thead th:nth-child(3)", "aria-sort"), "ascending");

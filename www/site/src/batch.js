@@ -39,7 +39,7 @@ export function scoreCsv(model, text, fileName, onProgress = () => {}) {
   for (let k = text.indexOf("\n"); k >= 0; k = text.indexOf("\n", k + 1)) estimate++;
 
   const out = [[idCol >= 0 ? schema.id_column : "row", "churn_probability", "churn_prediction", "risk_level"].map(csvField).join(",") + "\n"];
-  const rows = [], ids = [], probability = [], prediction = [], risk = [], errors = [];
+  const rows = [], ids = [], probability = [], prediction = [], risk = [], errors = [], customers = [];
   const raw = [], labels = [];
   let badLabels = 0, rowNumber = 0, done = false, lastPost = 0;
   while (!done) {
@@ -72,7 +72,7 @@ export function scoreCsv(model, text, fileName, onProgress = () => {}) {
       const id = idCol >= 0 ? c.fields[idCol] : String(c.row);
       const p = formatFloat(s.churn_probability);
       lines += `${idCol >= 0 ? csvField(id) : id},${p},${s.churn_prediction},${s.risk_level}\n`;
-      rows.push(c.row); ids.push(id); probability.push(s.churn_probability);
+      rows.push(c.row); ids.push(id); probability.push(s.churn_probability); customers.push(c.customer);
       prediction.push(s.churn_prediction); risk.push(s.risk_level);
       good.push(c);
     });
@@ -108,6 +108,7 @@ export function scoreCsv(model, text, fileName, onProgress = () => {}) {
     idHeader: idCol >= 0 ? schema.id_column : "row",
     total: rowNumber,
     rows, ids, probability, prediction, risk, errors,
+    customers, // each scored row's field values, as read (for "why" on one row)
     csv: out.join(""),
     target: targetCol >= 0 ? target.column : null,
     metrics, badLabels,

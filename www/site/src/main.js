@@ -226,6 +226,20 @@ function scoreForm() {
   }
 }
 
+/** Puts one scored row's values into the form and scores it there (with its "why" chart). */
+function explainRow(customer) {
+  state.schema.fields.forEach((f, k) => {
+    const el = $(fieldId(k));
+    const v = customer[f.name] ?? "";
+    if (el.tagName === "SELECT" && ![...el.options].some((o) => o.value === v)) el.append(new Option(v, v));
+    el.value = v;
+  });
+  scoreForm();
+  $("result").scrollIntoView({ block: "start" });
+  $("result-h").setAttribute("tabindex", "-1");
+  $("result-h").focus({ preventScroll: true });
+}
+
 function setBadge(el, risk) {
   el.className = risk ? `badge risk-${risk.toLowerCase()}` : "badge";
   el.textContent = risk ? `${risk} risk` : "–";
@@ -245,6 +259,8 @@ worker.onmessage = (ev) => {
   } else if (m.type === "done") {
     $("batch-progress-box").hidden = true;
     showBatch(m.result);
+  } else if (m.type === "customer") {
+    if (m.customer) explainRow(m.customer);
   } else if (m.type === "error") {
     $("batch-progress-box").hidden = true;
     $("batch-error").textContent = `Could not score the file: ${m.message}`;
@@ -273,7 +289,7 @@ function scoreFile(file) {
   $("batch-progress-box").hidden = false;
   document.body.dataset.batchState = "running";
   // The worker gets its own copy of the model file and builds its own instance.
-  worker.postMessage({ job: state.job, modelBytes: state.bytes.slice().buffer, file });
+  worker.postMessage({ type: "score", job: state.job, modelBytes: state.bytes.slice().buffer, file });
 }
 
 function showBatch(res) {
@@ -355,6 +371,7 @@ const COLUMNS = [
   { key: "probability", label: "Probability" },
   { key: "prediction", label: "Will churn" },
   { key: "risk", label: "Risk" },
+  { key: null, label: "Explain" },
 ];
 
 function sortRows() {
@@ -382,6 +399,11 @@ function renderTable() {
   for (const c of COLUMNS) {
     const th = document.createElement("th");
     th.scope = "col";
+    if (!c.key) {
+      th.textContent = c.label;
+      head.append(th);
+      continue;
+    }
     const btn = document.createElement("button");
     btn.type = "button";
     btn.textContent = c.key === "id" ? state.batch.idHeader === "row" ? "Customer" : state.batch.idHeader : c.label;
@@ -404,7 +426,13 @@ function renderTable() {
     const tr = document.createElement("tr");
     const badge = document.createElement("span");
     setBadge(badge, b.risk[k]);
-    const cells = [String(b.rows[k]), b.idHeader === "row" ? "" : b.ids[k], formatFloat(b.probability[k]), b.prediction[k], badge];
+    const why = document.createElement("button");
+    why.type = "button";
+    why.className = "why-row";
+    why.textContent = "Why?";
+    why.setAttribute("aria-label", `Why: explain row ${b.rows[k]} in the form`);
+    why.addEventListener("click", () => worker.postMessage({ type: "customer", job: state.job, index: k }));
+    const cells = [String(b.rows[k]), b.idHeader === "row" ? "" : b.ids[k], formatFloat(b.probability[k]), b.prediction[k], badge, why];
     for (const v of cells) {
       const td = document.createElement("td");
       td.append(v);

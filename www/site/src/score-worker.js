@@ -6,9 +6,15 @@ import wasmUrl from "../../pkg/churn_bg.wasm?url";
 import { scoreCsv } from "./batch.js";
 
 let ready = null;
+/** The last file's scored rows (field values), kept for "why" on one row; not sent in bulk. */
+let last = { job: -1, customers: [] };
 
 self.onmessage = async (ev) => {
-  const { job, modelBytes, file } = ev.data;
+  const { type, job, modelBytes, file, index } = ev.data;
+  if (type === "customer") {
+    self.postMessage({ type, job, customer: job === last.job ? last.customers[index] ?? null : null });
+    return;
+  }
   try {
     ready ??= init({ module_or_path: wasmUrl });
     await ready;
@@ -16,6 +22,8 @@ self.onmessage = async (ev) => {
     try {
       const text = await file.text();
       const result = scoreCsv(model, text, file.name, (done, total) => self.postMessage({ type: "progress", job, done, total }));
+      last = { job, customers: result.customers };
+      delete result.customers;
       self.postMessage({ type: "done", job, result });
     } finally {
       model.free();
