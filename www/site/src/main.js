@@ -28,9 +28,11 @@ const state = {
 
 // ---------------------------------------------------------------- model loading
 
+const wasmReady = init({ module_or_path: wasmUrl });
+
 async function start() {
   try {
-    await init({ module_or_path: wasmUrl });
+    await wasmReady;
     const res = await fetch(defaultModelUrl);
     if (!res.ok) throw new Error(`could not fetch the bundled model (HTTP ${res.status})`);
     const bytes = new Uint8Array(await res.arrayBuffer());
@@ -78,6 +80,11 @@ function showModelError(message) {
 async function loadModelFile(file) {
   if (!file) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
+  try {
+    await wasmReady;
+  } catch {
+    return; // start() has said why the page cannot run
+  }
   useModel(bytes, `“${file.name}”`);
 }
 
@@ -282,7 +289,12 @@ function clearBatch() {
 }
 
 function scoreFile(file) {
-  if (!file || !state.model) return;
+  if (!file) return;
+  if (!state.model) {
+    $("batch-error").textContent = "No model is loaded yet: wait for it, or load a model file first.";
+    $("batch-error").hidden = false;
+    return;
+  }
   clearBatch();
   $("batch-progress").value = 0;
   $("batch-progress-label").textContent = `Scoring ${file.name}…`;
