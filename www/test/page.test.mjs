@@ -231,6 +231,29 @@ test("accessible and usable at phone width; screenshots at desktop and phone wid
   await scoreCsv(telcoTest);
   const unlabelled = await page.$$eval("input, select", (els) => els.filter((e) => !e.labels?.length).map((e) => e.id || e.name));
   assert.deepEqual(unlabelled, [], "every control has a label");
+  // Text contrast (WCAG AA, 4.5:1) of badges, hints, errors, table and chart labels, as rendered.
+  await page.fill("#f-4", "abc"); // shows a field error and the problem box
+  const low = await page.evaluate(() => {
+    const rgb = (c) => c.match(/[\d.]+/g).map(Number);
+    const lum = ([r, g, b]) => [r, g, b].map((v) => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+      .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length < 4 || c[3] > 0) return c;
+      }
+      return [255, 255, 255];
+    };
+    const sel = ".badge, .hint, .field-error, .alert, .small, .bar-label, .bar-value, th, td, label, .lede, figcaption, .button";
+    const checked = [...document.querySelectorAll(sel)].filter((e) => e.offsetParent && e.textContent.trim()).map((e) => {
+      const [a, b] = [lum(rgb(getComputedStyle(e).color)), lum(background(e))].sort((x, y) => y - x);
+      return { what: `${e.tagName}.${e.className} "${e.textContent.trim().slice(0, 20)}"`, ratio: (a + 0.05) / (b + 0.05) };
+    });
+    return { checked: checked.length, low: checked.filter((x) => x.ratio < 4.5) };
+  });
+  assert.ok(low.checked > 100, `only ${low.checked} text elements checked`);
+  assert.deepEqual(low.low, [], "text contrast below 4.5:1");
+  await page.fill("#f-4", "12");
   mkdirSync(shots, { recursive: true });
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.screenshot({ path: join(shots, "page-desktop.png"), fullPage: true });
