@@ -1,0 +1,316 @@
+// The HTTP layer of the churn Worker: routing, body limits, JSON in and out, CORS, error shapes.
+// It holds no encoding, scoring, risk or explanation logic: every customer goes through the wasm
+// core (`ChurnModel` from www/pkg), which validates it and names the field that is wrong.
+//
+// `createWorker(wasmModule, modelBytes)` runs once per isolate (module evaluation): it
+// instantiates the precompiled wasm module and loads the model. If either fails, the Worker still
+// starts and answers every request with 500 + request id (and /health with 503), logged once.
+import { initSync, ChurnModel } from "../../pkg/churn.js";
+
+const JSON_TYPE = "application/json";
+const DEFAULTS = { MAX_BODY_BYTES: 1_048_576, MAX_BATCH_CUSTOMERS: 10_000, CORS_ALLOW_ORIGIN: "*" };
+const MAX_TOP = 100;
+
+/** A client's mistake: becomes `{error, details}` with `status`, never a 500. */
+class HttpError extends Error {
+  constructor(status, message, details = [], headers = {}) {
+    super(message);
+    this.status = status;
+    this.details = details;
+    this.headers = headers;
+  }
+}
+
+/** Reads the Worker's vars (wrangler.toml `[vars]`) once per isolate; bad values are a deploy error. */
+function readConfig(env) {
+  const limit = (name) => {
+    const raw = env?.[name] ?? DEFAULTS[name];
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`config: ${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const cors = String(env?.CORS_ALLOW_ORIGIN ?? DEFAULTS.CORS_ALLOW_ORIGIN).trim();
+  return {
+    maxBodyBytes: limit("MAX_BODY_BYTES"),
+    maxBatch: limit("MAX_BATCH_CUSTOMERS"),
+    // "*" (any origin), "" (no CORS headers) or a comma-separated list of allowed origins.
+    corsOrigins: cors === "*" || cors === "" ? cors : cors.split(",").map((o) => o.trim()).filter(Boolean),
+  };
+}
+
+function corsHeaders(config, request) {
+  if (config.corsOrigins === "") return {};
+  if (config.corsOrigins === "*") return { "access-control-allow-origin": "*" };
+  const origin = request.headers.get("origin");
+  const h = { vary: "Origin" };
+  if (origin !== null && config.corsOrigins.includes(origin)) h["access-control-allow-origin"] = origin;
+  return h;
+}
+
+/** Reads at most `limit` bytes of the body; more is a 413 whatever Content-Length claims. */
+async function readBody(request, limit) {
+  const tooLarge = () => new HttpError(413, `request body is larger than the limit of ${limit} bytes`, [{ field: "body", message: `larger than ${limit} bytes` }]);
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw tooLarge();
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.byteLength;
+  }
+  return body;
+}
+
+/**
+ * The JSON body. As the seed's FastAPI service did, a request without Content-Type is read as
+ * JSON; any other media type than application/json or *+json is refused with 415.
+ */
+async function readJson(request, config) {
+  const type = request.headers.get("content-type");
+  if (type !== null) {
+    const media = type.split(";")[0].trim().toLowerCase();
+    if (media !== JSON_TYPE && !/^application\/[^/]+\+json$/.test(media)) {
+      throw new HttpError(415, `expected Content-Type: application/json, got ${JSON.stringify(type)}`, [{ field: "content-type", message: `unsupported media type ${JSON.stringify(media)}` }]);
+    }
+  }
+  const bytes = await readBody(request, config.maxBodyBytes);
+  let text;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "request body is not valid UTF-8", [{ field: "body", message: "not valid UTF-8" }]);
+  }
+  if (text.trim() === "") throw new HttpError(400, "request body is empty: expected JSON", [{ field: "body", message: "empty" }]);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `malformed JSON: ${e.message}`, [{ field: "body", message: `malformed JSON: ${e.message}` }]);
+  }
+}
+
+/** `?explain=true[&top=K]` and `?raw=true`. */
+function readOptions(url) {
+  const flag = (name) => {
+    const v = url.searchParams.get(name);
+    if (v === null || v === "false" || v === "0") return false;
+    if (v === "" || v === "true" || v === "1") return true;
+    throw new HttpError(400, `${name}: expected true or false, got ${JSON.stringify(v)}`, [{ field: name, message: `expected true or false, got ${JSON.stringify(v)}` }]);
+  };
+  const explain = flag("explain");
+  const raw = flag("raw");
+  let top = 5;
+  const t = url.searchParams.get("top");
+  if (t !== null) {
+    top = /^[0-9]{1,3}$/.test(t) ? Number(t) : NaN;
+    if (!(top >= 1 && top <= MAX_TOP)) {
+      throw new HttpError(400, `top: expected an integer from 1 to ${MAX_TOP}, got ${JSON.stringify(t)}`, [{ field: "top", message: `expected an integer from 1 to ${MAX_TOP}, got ${JSON.stringify(t)}` }]);
+    }
+  }
+  return { explain, raw, top };
+}
+
+/** Is this the core's validation Error (thrown with `details`)? Anything else is internal. */
+function isInvalidInput(e) {
+  return e instanceof Error && Array.isArray(e.details);
+}
+
+/**
+ * The core's `details` for one customer; a customer that is not an object at all gets no
+ * per-field details from the core, so the detail names `whole` (the body, or the batch array).
+ */
+function detailsOf(details, message, whole) {
+  return details.length > 0 ? details.map((d) => ({ field: d.field, message: d.message })) : [{ field: whole, message }];
+}
+
+/** One customer's result in the seed's shape, plus the optional explain/raw fields. */
+function scoreOne(model, customer, opts, timestamp) {
+  let r;
+  if (opts.explain) {
+    const e = model.explain(customer, opts.top);
+    r = { churn_probability: e.churn_probability, churn_prediction: e.churn_prediction, risk_level: e.risk_level, model_version: e.model_version };
+    if (opts.raw) r.churn_probability_raw = e.churn_probability_raw;
+    r.top_factors = e.top_factors;
+  } else {
+    r = model.predict(customer);
+    if (opts.raw) r.churn_probability_raw = model.probability(customer);
+  }
+  if (timestamp !== undefined) r.prediction_timestamp = timestamp;
+  return r;
+}
+
+export function createWorker(wasmModule, modelBytes) {
+  let model = null;
+  let schema = null;
+  let info = null;
+  let startupError = null;
+  try {
+    initSync({ module: wasmModule });
+    model = new ChurnModel(new Uint8Array(modelBytes));
+    schema = model.schema();
+    info = model.info();
+  } catch (e) {
+    startupError = e;
+    console.error(`churn worker: model failed to load: ${e?.stack ?? e}`);
+  }
+  let config = null;
+
+  const routes = {
+    "/": {
+      GET: () => ({ message: "Churn Prediction API", model_version: model.modelVersion, status: "running" }),
+    },
+    "/health": {
+      GET: () => ({ status: "healthy", model_loaded: true, model_version: model.modelVersion, timestamp: new Date().toISOString() }),
+    },
+    "/model_info": {
+      GET: () => ({
+        model_name: info.name,
+        model_version: info.version,
+        model_type: `RandomForest (probability forest, ${info.trees} trees)`,
+        features_expected: schema.fields.map((f) => f.name),
+        metrics: info.test_metrics,
+        policy: info.policy,
+        trained_at: info.created_at,
+      }),
+    },
+    "/predict": {
+      POST: async (request, url) => {
+        const opts = readOptions(url);
+        const customer = await readJson(request, config);
+        try {
+          return scoreOne(model, customer, opts, new Date().toISOString());
+        } catch (e) {
+          if (!isInvalidInput(e)) throw e; // not the client's mistake: a 500
+          throw new HttpError(400, e.message, detailsOf(e.details, e.message, "body"));
+        }
+      },
+    },
+    "/batch_predict": {
+      POST: async (request, url) => {
+        const opts = readOptions(url);
+        const body = await readJson(request, config);
+        if (body === null || typeof body !== "object" || Array.isArray(body)) {
+          const got = kindOf(body);
+          throw new HttpError(400, `expected a JSON object {"customers": [...]}, got ${got}`, [{ field: "body", message: `expected an object, got ${got}` }]);
+        }
+        const customers = body.customers;
+        if (customers === undefined) throw new HttpError(400, "missing field: customers", [{ field: "customers", message: "missing field" }]);
+        if (!Array.isArray(customers)) {
+          const got = kindOf(customers);
+          throw new HttpError(400, `customers: expected an array, got ${got}`, [{ field: "customers", message: `expected an array, got ${got}` }]);
+        }
+        if (customers.length === 0) throw new HttpError(400, "customers: empty batch (expected at least 1 customer)", [{ field: "customers", message: "empty batch" }]);
+        if (customers.length > config.maxBatch) {
+          throw new HttpError(413, `customers: ${customers.length} customers is more than the limit of ${config.maxBatch} per request`, [{ field: "customers", message: `more than ${config.maxBatch} customers` }]);
+        }
+        // Plain batches go through the core in one call; explain/raw need one call per row.
+        const results = opts.explain || opts.raw
+          ? customers.map((c, row) => {
+              try {
+                return scoreOne(model, c, opts);
+              } catch (e) {
+                if (!isInvalidInput(e)) throw e;
+                return { row, error: `row ${row}: ${e.message}`, details: e.details };
+              }
+            })
+          : model.predictBatch(customers);
+        const details = [];
+        let bad = 0;
+        for (const r of results) {
+          if (r.error === undefined) continue;
+          bad += 1;
+          const message = r.error.slice(`row ${r.row}: `.length);
+          for (const d of detailsOf(r.details, message, "customers")) details.push({ row: r.row, ...d });
+        }
+        if (bad > 0) {
+          const first = results.find((r) => r.error !== undefined).error;
+          throw new HttpError(400, bad === 1 ? first : `${bad} of ${customers.length} customers are invalid; first: ${first}`, details);
+        }
+        const idColumn = schema.id_column;
+        let high = 0;
+        const predictions = results.map((r, i) => {
+          const id = idColumn != null ? customers[i][idColumn] : undefined;
+          if (r.risk_level === "HIGH") high += 1;
+          return { customer_id: typeof id === "string" || typeof id === "number" ? String(id) : `customer_${i + 1}`, ...r };
+        });
+        return { predictions, total_customers: predictions.length, high_risk_count: high, model_version: model.modelVersion };
+      },
+    },
+  };
+
+  async function handle(request, env, requestId) {
+    if (config === null) config = readConfig(env);
+    const cors = corsHeaders(config, request);
+    const url = new URL(request.url);
+    const route = routes[url.pathname];
+    if (route === undefined) throw new HttpError(404, `not found: ${url.pathname}`, [{ field: "path", message: `no such endpoint (endpoints: ${Object.keys(routes).join(", ")})` }], cors);
+    const methods = Object.keys(route);
+    if (methods.includes("GET")) methods.push("HEAD");
+    const allow = [...methods, "OPTIONS"].join(", ");
+    if (request.method === "OPTIONS") {
+      const h = { ...cors, allow };
+      if (h["access-control-allow-origin"] !== undefined) {
+        h["access-control-allow-methods"] = allow;
+        h["access-control-allow-headers"] = request.headers.get("access-control-request-headers") ?? "content-type";
+        h["access-control-max-age"] = "86400";
+      }
+      return new Response(null, { status: 204, headers: h });
+    }
+    const method = request.method === "HEAD" && route.GET ? "GET" : request.method;
+    if (route[method] === undefined) {
+      throw new HttpError(405, `method ${request.method} not allowed on ${url.pathname} (allowed: ${allow})`, [{ field: "method", message: `expected ${methods.join(" or ")}` }], { ...cors, allow });
+    }
+    if (startupError !== null) throw startupError;
+    const body = await route[method](request, url);
+    return json(200, body, cors, request.method === "HEAD");
+  }
+
+  return {
+    async fetch(request, env) {
+      const requestId = request.headers.get("cf-ray") ?? crypto.randomUUID();
+      try {
+        const response = await handle(request, env, requestId);
+        response.headers.set("x-request-id", requestId);
+        return response;
+      } catch (e) {
+        if (e instanceof HttpError) {
+          return json(e.status, { error: e.message, details: e.details }, { ...e.headers, ...safeCors(config, request), "x-request-id": requestId });
+        }
+        console.error(`churn worker: request ${requestId} ${request.method} ${request.url} failed: ${e?.stack ?? e}`);
+        const path = new URL(request.url).pathname;
+        if (path === "/health" && startupError !== null) {
+          return json(503, { status: "unhealthy", model_loaded: false, error: "model failed to load", request_id: requestId }, { ...safeCors(config, request), "x-request-id": requestId });
+        }
+        return json(500, { error: "internal error", request_id: requestId }, { ...safeCors(config, request), "x-request-id": requestId });
+      }
+    },
+  };
+}
+
+/** "null", "an array", "an object", "a string", ... for messages about JSON values. */
+function kindOf(v) {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+function safeCors(config, request) {
+  return config === null ? {} : corsHeaders(config, request);
+}
+
+function json(status, body, headers = {}, headOnly = false) {
+  return new Response(headOnly ? null : JSON.stringify(body), { status, headers: { "content-type": JSON_TYPE, ...headers } });
+}
