@@ -7,10 +7,54 @@ use js_sys::{Array, Float64Array, JsString, Object, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::{Column, InputError, Model, Value};
+use crate::{Column, Field, FieldKind, InputError, Model, Risk, Value};
 
 /// Strings longer than this are not copied into wasm memory: no level or number is that long.
 const MAX_TEXT: u32 = 4096;
+
+// Crossing the JS↔wasm boundary costs more than scoring a field, so the reads happen in JS, one
+// call per customer. These helpers only move data: `readCustomer` tags each field's JS value and
+// resolves a string only when it is exactly one of the field's levels (the maps come from the
+// schema); every other value (numbers written as text, unknown or padded categories, wrong
+// types) goes to the core as it is. Decisions stay in the core.
+#[wasm_bindgen(inline_js = r#"
+export function readCustomer(obj, keys, levels, out) {
+  for (let i = 0, n = keys.length; i < n; i++) {
+    const v = obj[keys[i]];
+    const j = 2 * i;
+    if (typeof v === "number") { out[j] = 2; out[j + 1] = v; }
+    else if (typeof v === "string") {
+      const code = levels[i] === undefined ? undefined : levels[i].get(v);
+      if (code === undefined) out[j] = 4; else { out[j] = 3; out[j + 1] = code; }
+    }
+    else if (v === undefined) out[j] = 0;
+    else if (v === null) out[j] = 1;
+    else out[j] = 4;
+  }
+}
+export function result(p, prediction, risk, version) {
+  return { churn_probability: p, churn_prediction: prediction, risk_level: risk, model_version: version };
+}
+export function distinct(values) {
+  const index = new Map(), codes = new Uint32Array(values.length), seen = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    let c = index.get(v);
+    if (c === undefined) { c = seen.length; index.set(v, c); seen.push(v); }
+    codes[i] = c;
+  }
+  return [codes, seen];
+}
+"#)]
+extern "C" {
+    /// Fills `out[2i]` with field i's tag (0 undefined, 1 null, 2 number in `out[2i+1]`, 3 exact
+    /// level with its code in `out[2i+1]`, 4 anything else) and throws if a getter throws.
+    #[wasm_bindgen(js_name = readCustomer, catch)]
+    fn read_customer(obj: &JsValue, keys: &Array, levels: &Array, out: &Float64Array) -> Result<(), JsValue>;
+    fn result(p: f64, prediction: &JsValue, risk: &JsValue, version: &JsValue) -> Object;
+    /// `[codes: Uint32Array, values: Array]`: each distinct value once, and every element's index.
+    fn distinct(values: &Array) -> Array;
+}
 
 /// A churn model loaded from the bytes `churn train` wrote.
 #[wasm_bindgen]
@@ -18,16 +62,21 @@ pub struct ChurnModel {
     model: Model,
     /// The schema's field names as JS strings, made once.
     keys: Vec<JsValue>,
+    /// The same names as one JS array, and per field a `Map` from each level's exact text to
+    /// its code (undefined for numeric fields), for `readCustomer`.
+    key_array: Array,
+    level_maps: Array,
+    /// `readCustomer`'s output buffer (2 slots a field), reused.
+    scratch: Float64Array,
     k: Keys,
 }
 
 /// Property names of result objects, made once.
 struct Keys {
-    probability: JsValue,
-    prediction: JsValue,
-    risk: JsValue,
-    version: JsValue,
     version_value: JsValue,
+    yes: JsValue,
+    no: JsValue,
+    risks: [JsValue; 3],
     error: JsValue,
     row: JsValue,
     details: JsValue,
@@ -35,13 +84,15 @@ struct Keys {
     message: JsValue,
 }
 
-/// An input value copied out of JS.
+/// An input value as read from JS.
 enum Cell {
     Absent,
     Null,
     Bool(bool),
     Number(f64),
     Text(String),
+    /// A string that is exactly level `code` of the field (read without copying it).
+    Level(usize),
     Other(&'static str),
 }
 
@@ -67,14 +118,29 @@ impl Cell {
         }
     }
 
-    fn value(&self) -> Value<'_> {
+    /// The core's view of this value for `field`.
+    fn value<'a>(&'a self, field: &'a Field) -> Value<'a> {
         match self {
             Cell::Absent => Value::Absent,
             Cell::Null => Value::Null,
             Cell::Bool(b) => Value::Bool(*b),
             Cell::Number(x) => Value::Number(*x),
             Cell::Text(s) => Value::Text(s),
+            Cell::Level(code) => match &field.kind {
+                FieldKind::Categorical(c) => Value::Text(&c.levels[*code]),
+                FieldKind::Numeric(_) => Value::Other("a level of another field"),
+            },
             Cell::Other(k) => Value::Other(k),
+        }
+    }
+
+    /// The value as the caller gave it, for explanations.
+    fn to_js(&self, field: &Field) -> JsValue {
+        match self.value(field) {
+            Value::Text(s) => JsValue::from_str(s),
+            Value::Number(v) => JsValue::from_f64(v),
+            Value::Bool(b) => JsValue::from_bool(b),
+            _ => JsValue::NULL,
         }
     }
 }
@@ -112,34 +178,61 @@ fn to_js<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsError> {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsError::new(&e.to_string()))
 }
 
+/// Why a customer was not scored.
+enum Refused {
+    /// Not an object at all.
+    NotAnObject(String),
+    /// The core's verdict on the fields.
+    Input(InputError),
+}
+
 impl ChurnModel {
     /// Reads the schema's fields out of a JS object.
-    fn cells(&self, customer: &JsValue) -> Result<Vec<Cell>, JsValue> {
+    fn cells(&self, customer: &JsValue) -> Result<Vec<Cell>, Refused> {
         if !customer.is_object() || Array::is_array(customer) || customer.is_function() {
-            return Err(self.error(
-                &format!("expected an object with the customer's fields, got {}", kind_of(customer)),
-                &Array::new(),
-            ));
+            let got = kind_of(customer);
+            return Err(Refused::NotAnObject(format!("expected an object with the customer's fields, got {got}")));
         }
-        Ok(self
-            .keys
-            .iter()
-            .map(|k| match Reflect::get(customer, k) {
-                Ok(v) => Cell::read(&v),
-                // A getter that throws, a revoked proxy...
-                Err(_) => Cell::Other("a value that cannot be read"),
+        let n = self.keys.len();
+        let mut tagged = vec![4.0; 2 * n];
+        // If a getter throws, every field is read one by one below and the bad one is named.
+        if read_customer(customer, &self.key_array, &self.level_maps, &self.scratch).is_ok() {
+            self.scratch.copy_to(&mut tagged);
+        }
+        Ok((0..n)
+            .map(|i| match tagged[2 * i] as u8 {
+                0 => Cell::Absent,
+                1 => Cell::Null,
+                2 => Cell::Number(tagged[2 * i + 1]),
+                3 => Cell::Level(tagged[2 * i + 1] as usize),
+                _ => match Reflect::get(customer, &self.keys[i]) {
+                    Ok(v) => Cell::read(&v),
+                    // A getter that throws, a revoked proxy...
+                    Err(_) => Cell::Other("a value that cannot be read"),
+                },
             })
             .collect())
     }
 
-    fn features(&self, customer: &JsValue) -> Result<Vec<f64>, JsValue> {
+    /// Encodes a customer; also returns the cells (explanations show the values).
+    fn features(&self, customer: &JsValue) -> Result<(Vec<f64>, Vec<Cell>), Refused> {
         let cells = self.cells(customer)?;
+        let fields = &self.model.schema().fields;
         let mut x = vec![0.0; self.model.n_features()];
-        self.model.encode(|i, _| cells[i].value(), &mut x).map_err(|e| self.input_error(&e))?;
-        Ok(x)
+        self.model.encode(|i, _| cells[i].value(&fields[i]), &mut x).map_err(Refused::Input)?;
+        Ok((x, cells))
     }
 
-    fn details(&self, e: &InputError) -> Array {
+    fn message(r: &Refused) -> String {
+        match r {
+            Refused::NotAnObject(m) => m.clone(),
+            Refused::Input(e) => e.to_string(),
+        }
+    }
+
+    /// `[{field, message}]` for each bad field.
+    fn details(&self, r: &Refused) -> Array {
+        let Refused::Input(e) = r else { return Array::new() };
         e.errors
             .iter()
             .map(|fe| {
@@ -158,18 +251,19 @@ impl ChurnModel {
         err.into()
     }
 
-    fn input_error(&self, e: &InputError) -> JsValue {
-        self.error(&e.to_string(), &self.details(e))
+    fn refused(&self, r: &Refused) -> JsValue {
+        self.error(&Self::message(r), &self.details(r))
     }
 
     fn result(&self, p: f64) -> Object {
         let d = self.model.decide(p);
-        let o = Object::new();
-        set(&o, &self.k.probability, &JsValue::from_f64(d.rounded));
-        set(&o, &self.k.prediction, &JsValue::from_str(d.prediction()));
-        set(&o, &self.k.risk, &JsValue::from_str(d.risk.as_str()));
-        set(&o, &self.k.version, &self.k.version_value);
-        o
+        let prediction = if d.churn { &self.k.yes } else { &self.k.no };
+        let risk = &self.k.risks[match d.risk {
+            Risk::High => 0,
+            Risk::Medium => 1,
+            Risk::Low => 2,
+        }];
+        result(d.rounded, prediction, risk, &self.k.version_value)
     }
 }
 
@@ -179,21 +273,36 @@ impl ChurnModel {
     #[wasm_bindgen(constructor)]
     pub fn new(bytes: &[u8]) -> Result<ChurnModel, JsError> {
         let model = Model::from_bytes(bytes).map_err(|e| JsError::new(&e.to_string()))?;
-        let keys = model.schema().fields.iter().map(|f| JsValue::from_str(&f.name)).collect();
+        let fields = &model.schema().fields;
+        let keys: Vec<JsValue> = fields.iter().map(|f| JsValue::from_str(&f.name)).collect();
+        let level_maps: Array = fields
+            .iter()
+            .map(|f| match &f.kind {
+                FieldKind::Categorical(c) => {
+                    let map = js_sys::Map::new();
+                    for (code, level) in c.levels.iter().enumerate() {
+                        map.set(&JsValue::from_str(level), &JsValue::from(code as u32));
+                    }
+                    JsValue::from(map)
+                }
+                FieldKind::Numeric(_) => JsValue::UNDEFINED,
+            })
+            .collect();
         let s = JsValue::from_str;
         let k = Keys {
-            probability: s("churn_probability"),
-            prediction: s("churn_prediction"),
-            risk: s("risk_level"),
-            version: s("model_version"),
             version_value: s(&model.card().version),
+            yes: s("Yes"),
+            no: s("No"),
+            risks: [s(Risk::High.as_str()), s(Risk::Medium.as_str()), s(Risk::Low.as_str())],
             error: s("error"),
             row: s("row"),
             details: s("details"),
             field: s("field"),
             message: s("message"),
         };
-        Ok(ChurnModel { model, keys, k })
+        let key_array = keys.iter().collect();
+        let scratch = Float64Array::new_with_length(2 * keys.len() as u32);
+        Ok(ChurnModel { model, keys, key_array, level_maps, scratch, k })
     }
 
     /// Same as `new ChurnModel(bytes)`.
@@ -205,13 +314,13 @@ impl ChurnModel {
     /// Scores one customer: `{churn_probability, churn_prediction, risk_level, model_version}`
     /// with the artifact's policy (probability rounded to its decimals).
     pub fn predict(&self, customer: &JsValue) -> Result<Object, JsValue> {
-        let x = self.features(customer)?;
+        let (x, _) = self.features(customer).map_err(|r| self.refused(&r))?;
         Ok(self.result(self.model.probability(&x)))
     }
 
     /// The raw, unrounded probability (bit-identical on every surface).
     pub fn probability(&self, customer: &JsValue) -> Result<f64, JsValue> {
-        let x = self.features(customer)?;
+        let (x, _) = self.features(customer).map_err(|r| self.refused(&r))?;
         Ok(self.model.probability(&x))
     }
 
@@ -220,23 +329,19 @@ impl ChurnModel {
     #[wasm_bindgen(js_name = predictBatch)]
     pub fn predict_batch(&self, customers: &JsValue) -> Result<Array, JsValue> {
         if !Array::is_array(customers) {
-            return Err(self.error(
-                &format!("expected an array of customers, got {}", kind_of(customers)),
-                &Array::new(),
-            ));
+            let got = kind_of(customers);
+            return Err(self.error(&format!("expected an array of customers, got {got}"), &Array::new()));
         }
         let arr: &Array = customers.unchecked_ref();
         let out = Array::new_with_length(arr.length());
         for (i, c) in arr.iter().enumerate() {
             let entry = match self.features(&c) {
-                Ok(x) => self.result(self.model.probability(&x)),
-                Err(err) => {
+                Ok((x, _)) => self.result(self.model.probability(&x)),
+                Err(r) => {
                     let o = Object::new();
                     set(&o, &self.k.row, &JsValue::from_f64(i as f64));
-                    let msg = Reflect::get(&err, &JsValue::from_str("message")).unwrap_or(JsValue::NULL);
-                    let msg = format!("row {i}: {}", msg.as_string().unwrap_or_default());
-                    set(&o, &self.k.error, &JsValue::from_str(&msg));
-                    set(&o, &self.k.details, &Reflect::get(&err, &self.k.details).unwrap_or(JsValue::NULL));
+                    set(&o, &self.k.error, &JsValue::from_str(&format!("row {i}: {}", Self::message(&r))));
+                    set(&o, &self.k.details, &self.details(&r));
                     o
                 }
             };
@@ -254,41 +359,42 @@ impl ChurnModel {
         if !columns.is_object() || Array::is_array(columns) {
             return Err(self.error("expected an object of columns (field name → array)", &Array::new()));
         }
+        /// A column as the core takes it: numbers, or each distinct text once plus every row's index.
         enum Owned {
             Numbers(Vec<f64>),
-            Texts(Vec<String>),
+            Texts { values: Vec<String>, codes: Vec<u32> },
         }
         let mut owned = Vec::with_capacity(self.keys.len());
         let mut rows: Option<usize> = None;
         for (key, field) in self.keys.iter().zip(&self.model.schema().fields) {
             let col = Reflect::get(columns, key).unwrap_or(JsValue::UNDEFINED);
-            let data = if col.is_instance_of::<Float64Array>() {
-                Owned::Numbers(col.unchecked_ref::<Float64Array>().to_vec())
+            let (data, len) = if col.is_instance_of::<Float64Array>() {
+                let v = col.unchecked_ref::<Float64Array>().to_vec();
+                let len = v.len();
+                (Owned::Numbers(v), len)
             } else if Array::is_array(&col) {
-                let arr: &Array = col.unchecked_ref();
-                if arr.iter().all(|v| v.as_f64().is_some() || v.is_null() || v.is_undefined()) {
-                    Owned::Numbers(arr.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
+                // Each distinct value crosses into wasm once.
+                let pair = distinct(col.unchecked_ref());
+                let codes = js_sys::Uint32Array::from(pair.get(0)).to_vec();
+                let seen: Vec<Cell> = Array::from(&pair.get(1)).iter().map(|v| Cell::read(&v)).collect();
+                let len = codes.len();
+                if seen.iter().all(|c| matches!(c, Cell::Number(_) | Cell::Null | Cell::Absent)) {
+                    let number = |c: &Cell| if let Cell::Number(x) = c { *x } else { f64::NAN };
+                    (Owned::Numbers(codes.iter().map(|&k| number(&seen[k as usize])).collect()), len)
                 } else {
-                    Owned::Texts(
-                        arr.iter()
-                            .map(|v| match Cell::read(&v) {
-                                Cell::Text(s) => s,
-                                Cell::Number(x) => crate::value::format_number(x),
-                                Cell::Bool(b) => b.to_string(),
-                                Cell::Absent | Cell::Null => String::new(),
-                                // Not a level, not a number: the row is refused.
-                                Cell::Other(_) => "\u{0}(unsupported value)".to_string(),
-                            })
-                            .collect(),
-                    )
+                    let text = |c: Cell| match c {
+                        Cell::Text(s) => s,
+                        Cell::Number(x) => crate::value::format_number(x),
+                        Cell::Bool(b) => b.to_string(),
+                        Cell::Level(_) | Cell::Absent | Cell::Null => String::new(),
+                        // Not a level, not a number: the row is refused.
+                        Cell::Other(_) => "\u{0}(unsupported value)".to_string(),
+                    };
+                    (Owned::Texts { values: seen.into_iter().map(text).collect(), codes }, len)
                 }
             } else {
                 let msg = format!("column {}: expected an array or Float64Array, got {}", field.name, kind_of(&col));
                 return Err(self.error(&msg, &Array::new()));
-            };
-            let len = match &data {
-                Owned::Numbers(v) => v.len(),
-                Owned::Texts(v) => v.len(),
             };
             if *rows.get_or_insert(len) != len {
                 let msg = format!("column {} has {len} rows, the others {}", field.name, rows.unwrap_or(0));
@@ -299,7 +405,7 @@ impl ChurnModel {
         let texts: Vec<Vec<&str>> = owned
             .iter()
             .map(|o| match o {
-                Owned::Texts(v) => v.iter().map(String::as_str).collect(),
+                Owned::Texts { values, codes } => codes.iter().map(|&k| values[k as usize].as_str()).collect(),
                 Owned::Numbers(_) => Vec::new(),
             })
             .collect();
@@ -308,7 +414,7 @@ impl ChurnModel {
             .zip(&texts)
             .map(|(o, t)| match o {
                 Owned::Numbers(v) => Column::Numbers(v),
-                Owned::Texts(_) => Column::Texts(t),
+                Owned::Texts { .. } => Column::Texts(t),
             })
             .collect();
         let mut out = vec![0.0; rows.unwrap_or(0)];
@@ -322,10 +428,9 @@ impl ChurnModel {
     /// `top_factors: [{field, value, contribution}]` (path attribution, largest |contribution|
     /// first; `base_value + Σ all contributions = probability`). `top` defaults to 5.
     pub fn explain(&self, customer: &JsValue, top: Option<u32>) -> Result<Object, JsValue> {
-        let cells = self.cells(customer)?;
-        let mut x = vec![0.0; self.model.n_features()];
-        self.model.encode(|i, _| cells[i].value(), &mut x).map_err(|e| self.input_error(&e))?;
+        let (x, cells) = self.features(customer).map_err(|r| self.refused(&r))?;
         let e = self.model.explain_features(&x, top.unwrap_or(5) as usize);
+        let fields = &self.model.schema().fields;
         let o = self.result(e.probability);
         set(&o, &JsValue::from_str("churn_probability_raw"), &JsValue::from_f64(e.probability));
         set(&o, &JsValue::from_str("base_value"), &JsValue::from_f64(e.base_value));
@@ -335,13 +440,7 @@ impl ChurnModel {
             .map(|c| {
                 let f = Object::new();
                 set(&f, &self.k.field, &self.keys[c.field]);
-                let value = match &cells[c.field] {
-                    Cell::Text(s) => JsValue::from_str(s),
-                    Cell::Number(v) => JsValue::from_f64(*v),
-                    Cell::Bool(b) => JsValue::from_bool(*b),
-                    _ => JsValue::NULL,
-                };
-                set(&f, &JsValue::from_str("value"), &value);
+                set(&f, &JsValue::from_str("value"), &cells[c.field].to_js(&fields[c.field]));
                 set(&f, &JsValue::from_str("contribution"), &JsValue::from_f64(c.contribution));
                 JsValue::from(f)
             })

@@ -26,7 +26,7 @@ cat > "$www/pkg/package.json" <<JSON
     "./web": { "types": "./churn.d.ts", "default": "./churn.js" },
     "./churn_bg.wasm": "./churn_bg.wasm"
   },
-  "files": ["churn.js", "churn.d.ts", "churn_bg.wasm", "churn_bg.wasm.d.ts", "node.js", "node.d.ts"],
+  "files": ["churn.js", "churn.d.ts", "churn_bg.wasm", "churn_bg.wasm.d.ts", "node.js", "node.d.ts", "snippets/"],
   "sideEffects": ["./node.js"]
 }
 JSON
