@@ -47,6 +47,35 @@ function corsHeaders(config, request) {
   return h;
 }
 
+// A body refused early is still read and thrown away up to this many times the body limit, so
+// that the connection stays usable and the client reads its 4xx instead of a reset (workerd
+// closes a connection whose request body was left unread). Beyond that, stop reading at once.
+const DRAIN_FACTOR = 4;
+
+/** Reads and discards the rest of a body, at most `bound` bytes; then gives up on it. */
+async function drain(reader, bound) {
+  let seen = 0;
+  try {
+    while (seen <= bound) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      seen += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // the client went away: nothing to keep usable
+  }
+}
+
+/** Discards the body of a request answered without reading it (404, 405, 415, declared 413). */
+async function discardBody(request, config) {
+  if (config === null || request.body === null || request.bodyUsed) return;
+  const bound = DRAIN_FACTOR * config.maxBodyBytes;
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > bound) return; // too big to read just to be polite
+  await drain(request.body.getReader(), bound);
+}
+
 /** Reads at most `limit` bytes of the body; more is a 413 whatever Content-Length claims. */
 async function readBody(request, limit) {
   const tooLarge = () => new HttpError(413, `request body is larger than the limit of ${limit} bytes`, [{ field: "body", message: `larger than ${limit} bytes` }]);
@@ -61,7 +90,7 @@ async function readBody(request, limit) {
     if (done) break;
     total += value.byteLength;
     if (total > limit) {
-      await reader.cancel().catch(() => {});
+      await drain(reader, DRAIN_FACTOR * limit - total);
       throw tooLarge();
     }
     chunks.push(value);
@@ -287,6 +316,7 @@ export function createWorker(wasmModule, modelBytes) {
         return response;
       } catch (e) {
         if (e instanceof HttpError) {
+          await discardBody(request, config);
           return json(e.status, { error: e.message, details: e.details }, { ...e.headers, ...safeCors(config, request), "x-request-id": requestId });
         }
         console.error(`churn worker: request ${requestId} ${request.method} ${request.url} failed: ${e?.stack ?? e}`);
