@@ -403,3 +403,42 @@ describe("Worker on workerd via Miniflare (no wrangler dev proxy): streamed over
     assert.match(small.json.error, /request body is empty/);
   });
 });
+
+describe("the same Worker self-hosted on a bare `workerd serve` (worker/selfhost.mjs)", () => {
+  let child;
+  let url;
+  before(async () => {
+    const { buildSelfHosted, WORKERD } = await import("../worker/selfhost.mjs");
+    const { freePort } = await import("../worker/dev-server.mjs");
+    const { spawn } = await import("node:child_process");
+    const port = await freePort();
+    const config = await buildSelfHosted({ port });
+    child = spawn(WORKERD, ["serve", config], { detached: true, stdio: "ignore" });
+    url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await fetch(url + "/health")).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("workerd did not answer");
+  });
+  after(() => {
+    if (child) process.kill(-child.pid, "SIGKILL");
+  });
+
+  test("serves the bundled model, scores like the package, refuses bad input", async () => {
+    const h = await call(url, "/health", { method: "GET" });
+    assert.equal(h.json.model_version, local.modelVersion);
+    for (const c of cases.slice(0, 50)) {
+      const r = await call(url, "/predict?raw=true&explain=true&top=3", { body: c });
+      assert.ok(Object.is(r.json.churn_probability_raw, local.probability(c)));
+      assert.deepEqual(r.json.top_factors, local.explain(c, 3).top_factors);
+    }
+    assertClientError(await call(url, "/predict", { body: { ...good, Contract: "Weekly" } }), 400, /unknown category "Weekly"/, ["Contract"]);
+    const chunked = await postChunked(url + "/predict", 2 * 1_048_576);
+    assert.equal(chunked.status, 413);
+  });
+});

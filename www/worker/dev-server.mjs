@@ -150,6 +150,7 @@ export async function startWorker({ config = CONFIG, vars = {}, port, timeoutMs 
     startupMs: Date.now() - started,
     log: () => output,
     workerdPid: () => workerdPids(child.pid)[0] ?? null,
+    workerdPids: () => workerdPids(child.pid),
     stop,
   };
 }

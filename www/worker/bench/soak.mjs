@@ -110,14 +110,17 @@ function send(base, req) {
 
 const started = Date.now();
 const w = SERVER === "miniflare" ? await startMiniflare() : await startWorker();
-const pid = SERVER === "miniflare" ? findMiniflareWorkerd() : w.workerdPid();
-const rss = { start: rssKb(pid), afterWarmup: null, end: null, max: 0 };
+// wrangler dev runs two workerd processes (the Worker, and its dev proxy); all are watched.
+const pids = SERVER === "miniflare" ? [findMiniflareWorkerd()] : w.workerdPids();
+const rssOf = () => pids.map((p) => rssKb(p));
+const rss = { start: rssOf(), afterWarmup: null, end: null, max: pids.map(() => 0) };
 const stats = { statuses: {}, byKind: {}, fiveXX: 0, socketErrors: 0, wrongStatus: 0, mismatches: 0, validChecked: 0, examples: [] };
 let next = 0;
 let timedOut = false;
 const sampler = setInterval(() => {
-  const kb = rssKb(pid);
-  if (kb !== null) rss.max = Math.max(rss.max, kb);
+  rssOf().forEach((kb, i) => {
+    if (kb !== null) rss.max[i] = Math.max(rss.max[i], kb);
+  });
 }, 1000);
 try {
   const one = async () => {
@@ -128,7 +131,7 @@ try {
         timedOut = true;
         return;
       }
-      if (n === 2000) rss.afterWarmup = rssKb(pid);
+      if (n === 2000) rss.afterWarmup = rssOf();
       const req = requestFor(n);
       const res = await send(w.url, req);
       stats.statuses[res.status] = (stats.statuses[res.status] ?? 0) + 1;
@@ -172,7 +175,7 @@ try {
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, one));
-  rss.end = rssKb(pid);
+  rss.end = rssOf();
 } finally {
   clearInterval(sampler);
   await w.stop();
@@ -187,7 +190,9 @@ console.log(`  statuses: ${JSON.stringify(stats.statuses)}`);
 for (const [kind, k] of Object.entries(stats.byKind)) console.log(`  ${kind}: ${k.sent} sent, ${k.ok} as expected`);
 console.log(`  5xx: ${stats.fiveXX}; socket errors: ${stats.socketErrors}; unexpected statuses: ${stats.wrongStatus}`);
 console.log(`  valid customers checked against native: ${stats.validChecked.toLocaleString("en")}, mismatches: ${stats.mismatches}`);
-console.log(`  workerd (pid ${pid}) RSS: start ${mb(rss.start)}, after 2,000 requests ${mb(rss.afterWarmup)}, end ${mb(rss.end)}, max ${mb(rss.max)}`);
+pids.forEach((pid, i) => {
+  console.log(`  workerd pid ${pid} RSS: start ${mb(rss.start[i])}, after 2,000 requests ${mb(rss.afterWarmup?.[i] ?? null)}, end ${mb(rss.end?.[i] ?? null)}, max ${mb(rss.max[i])}`);
+});
 for (const e of stats.examples) console.log(`  example problem: ${JSON.stringify(e)}`);
 const pass = !timedOut && sent === TOTAL && stats.fiveXX === 0 && stats.socketErrors === 0 && stats.wrongStatus === 0 && stats.mismatches === 0;
 console.log(pass ? "soak: PASS" : `soak: FAIL${timedOut ? ` (time limit of ${TIME_LIMIT_MS / 1000} s reached)` : ""}`);
