@@ -7,15 +7,16 @@
 //   cd www && npm run build && npm run worker:bench          # REPS=3 DURATION=10s by default
 //   REPS=1 DURATION=5s npm run worker:bench                    # quicker look
 //
-// Three servers, one after another: the Worker under `wrangler dev --local` (the documented local
-// run; requests pass wrangler's dev proxy), the same Worker on workerd through Miniflare's Node API
-// (no dev proxy, closest to self-hosted workerd) and an empty Worker under `wrangler dev` (the
-// ceiling of the dev stack on this machine). TARGETS=0 runs only the first.
+// Four servers, one after another: the Worker under `wrangler dev --local` (the documented local
+// run; requests pass wrangler's dev proxy), its bundle on a bare `workerd serve` (self-hosted,
+// worker/selfhost.mjs), the same Worker on workerd through Miniflare's Node API, and an empty
+// Worker under `wrangler dev` (the ceiling of the dev stack on this machine). TARGETS=0,1 picks.
 // wrk and workerd share the machine's cores, so the figures are for both on the same box.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { startWorker, startMiniflare, BUILD } from "../dev-server.mjs";
+import { startWorker, startMiniflare, freePort, BUILD } from "../dev-server.mjs";
+import { buildSelfHosted, WORKERD } from "../selfhost.mjs";
 import { cases } from "../../test/golden.mjs";
 
 const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
@@ -83,8 +84,23 @@ const emptyDir = path.join(dir, "empty-worker");
 mkdirSync(emptyDir, { recursive: true });
 writeFileSync(path.join(emptyDir, "index.js"), 'export default { async fetch(r) { const b = await r.text(); return Response.json({ bytes: b.length }); } };\n');
 writeFileSync(path.join(emptyDir, "wrangler.toml"), 'name = "empty"\nmain = "index.js"\ncompatibility_date = "2026-04-01"\n');
+// The churn Worker bundle on a bare `workerd serve` (self-hosted, no dev tooling in the path).
+async function startBare() {
+  const port = await freePort();
+  const child = spawn(WORKERD, ["serve", await buildSelfHosted({ port })], { detached: true, stdio: "ignore" });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url + "/health")).ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { url, stop: async () => process.kill(-child.pid, "SIGKILL") };
+}
 const targets = [
   ["wrangler dev --local", () => startWorker(), [...predictPlan, ...batchPlan]],
+  ["bare workerd (selfhost.mjs)", startBare, [...predictPlan, ...batchPlan]],
   ["workerd via Miniflare (no dev proxy)", () => startMiniflare(), [...predictPlan, ...batchPlan]],
   ["empty Worker, wrangler dev --local (ceiling)", () => startWorker({ config: path.join(emptyDir, "wrangler.toml") }), predictPlan.slice(1)],
 ];

@@ -113,7 +113,7 @@ const w = SERVER === "miniflare" ? await startMiniflare() : await startWorker();
 // wrangler dev runs two workerd processes (the Worker, and its dev proxy); all are watched.
 const pids = SERVER === "miniflare" ? [findMiniflareWorkerd()] : w.workerdPids();
 const rssOf = () => pids.map((p) => rssKb(p));
-const rss = { start: rssOf(), afterWarmup: null, end: null, max: pids.map(() => 0) };
+const rss = { start: rssOf(), afterWarmup: null, end: null, max: pids.map(() => 0), series: [] };
 const stats = { statuses: {}, byKind: {}, fiveXX: 0, socketErrors: 0, wrongStatus: 0, mismatches: 0, validChecked: 0, examples: [] };
 let next = 0;
 let timedOut = false;
@@ -132,6 +132,7 @@ try {
         return;
       }
       if (n === 2000) rss.afterWarmup = rssOf();
+      if (n % 10_000 === 0) rss.series.push(rssOf());
       const req = requestFor(n);
       const res = await send(w.url, req);
       stats.statuses[res.status] = (stats.statuses[res.status] ?? 0) + 1;
@@ -192,6 +193,7 @@ console.log(`  5xx: ${stats.fiveXX}; socket errors: ${stats.socketErrors}; unexp
 console.log(`  valid customers checked against native: ${stats.validChecked.toLocaleString("en")}, mismatches: ${stats.mismatches}`);
 pids.forEach((pid, i) => {
   console.log(`  workerd pid ${pid} RSS: start ${mb(rss.start[i])}, after 2,000 requests ${mb(rss.afterWarmup?.[i] ?? null)}, end ${mb(rss.end?.[i] ?? null)}, max ${mb(rss.max[i])}`);
+  console.log(`    every 10,000 requests: ${rss.series.map((s) => mb(s[i])).join(", ")}`);
 });
 for (const e of stats.examples) console.log(`  example problem: ${JSON.stringify(e)}`);
 const pass = !timedOut && sent === TOTAL && stats.fiveXX === 0 && stats.socketErrors === 0 && stats.wrongStatus === 0 && stats.mismatches === 0;
