@@ -11,6 +11,13 @@ bash scripts/setup.sh
 echo "== native: unit, property and CLI tests (release build, one warm target/)"
 cargo test --release --workspace
 
+echo "== fuzzing: each cargo-fuzz target for 25 s from the committed seeds (scripts/fuzz.sh)"
+bash scripts/fuzz.sh
+
+echo "== supply chain: cargo deny licenses, bans, sources (offline; advisories: see deny.toml)"
+cargo deny --offline check -A license-not-encountered licenses bans sources
+cargo deny --offline --manifest-path fuzz/Cargo.toml check -A license-not-encountered licenses bans sources
+
 echo "== the core under wasm-bindgen-test: golden parity in Node, then in headless Chromium"
 # Chromium litters TMPDIR and ~/.config: keep both inside build/.
 mkdir -p build/chromium-tmp
