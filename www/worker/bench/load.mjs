@@ -51,6 +51,8 @@ function parseWrk(out) {
     p50: pct(50),
     p99: pct(99),
     errors: (sock ? sock.slice(1).reduce((s, n) => s + Number(n), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0),
+    non2xx: non2xx ? Number(non2xx[1]) : 0,
+    timeouts: sock ? Number(sock[4]) : 0,
   };
 }
 
@@ -125,6 +127,8 @@ for (const [ti, [target, start, plan]] of targets.entries()) {
       p50_ms: median(runs.map((r) => r.p50)),
       p99_ms: median(runs.map((r) => r.p99)),
       errors: runs.reduce((s, r) => s + r.errors, 0),
+      non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
+      timeouts: runs.reduce((s, r) => s + r.timeouts, 0),
       requests: runs.reduce((s, r) => s + r.requests, 0),
     };
     rows.push(row);
@@ -139,7 +143,7 @@ console.log(`\nwrk on 127.0.0.1, ${DURATION} per run, median of ${REPS} run(s); 
 console.log("| server | endpoint | connections | req/s | customers/s | p50 | p99 | errors (all runs) |");
 console.log("|---|---|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
-  console.log(`| ${r.target} | ${r.endpoint} | ${r.connections} | ${r.req_per_s.toLocaleString("en")} | ${r.customers_per_s.toLocaleString("en")} | ${r.p50_ms.toFixed(2)} ms | ${r.p99_ms.toFixed(2)} ms | ${r.errors} of ${r.requests.toLocaleString("en")} |`);
+  console.log(`| ${r.target} | ${r.endpoint} | ${r.connections} | ${r.req_per_s.toLocaleString("en")} | ${r.customers_per_s.toLocaleString("en")} | ${r.p50_ms.toFixed(2)} ms | ${r.p99_ms.toFixed(2)} ms | ${r.errors} of ${r.requests.toLocaleString("en")}${r.errors ? ` (${r.non2xx} non-2xx, ${r.timeouts} timeouts > 5 s)` : ""} |`);
 }
 if (rows.some((r) => r.errors > 0)) {
   console.error("errors seen: see the table");

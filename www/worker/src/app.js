@@ -4,7 +4,7 @@
 //
 // `createWorker(wasmModule, modelBytes)` runs once per isolate (module evaluation): it
 // instantiates the precompiled wasm module and loads the model. If either fails, the Worker still
-// starts and answers every request with 500 + request id (and /health with 503), logged once.
+// starts and answers every request with 500 + request id (and /health with 503), each logged.
 import { initSync, ChurnModel } from "../../pkg/churn.js";
 
 const JSON_TYPE = "application/json";
