@@ -39,7 +39,13 @@ flags_for() {
 
 build() {
   # fuzz/ is its own workspace with its own target dir (fuzz/target): no contention with target/.
-  cargo +nightly fuzz build --sanitizer "$sanitizer" "$@" 2>&1 | grep -v '^\s*Compiling ' >&2
+  local log="$scratch/build.log"
+  if ! cargo +nightly fuzz build --sanitizer "$sanitizer" "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "fuzz: the build failed" >&2
+    exit 1
+  fi
+  tail -1 "$log" >&2
 }
 
 prefix=()   # `nice -n 10` for the long campaigns
