@@ -1,0 +1,54 @@
+//! Native speed of the scoring core on the default Telco model (`www/worker/model.bin`) and the
+//! Telco rows — the baseline the wasm figures (`www/bench/wasm.mjs`) are compared with.
+//! Run: `cargo bench -p inference-wasm` (medians in target/criterion/).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use inference_wasm::{Model, Value};
+
+fn load() -> (Model, Vec<Vec<f64>>) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let model = Model::from_bytes(&std::fs::read(format!("{root}/www/worker/model.bin")).unwrap()).unwrap();
+    let text = std::fs::read_to_string(format!("{root}/data/telco_churn.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let cols: Vec<usize> =
+        model.schema().fields.iter().map(|f| header.iter().position(|h| *h == f.name).unwrap()).collect();
+    let rows = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            let mut x = vec![0.0; model.n_features()];
+            model.encode(|i, _| Value::Text(cells[cols[i]]), &mut x).unwrap();
+            x
+        })
+        .collect();
+    (model, rows)
+}
+
+fn bench(c: &mut Criterion) {
+    let (model, rows) = load();
+    let n = rows.len();
+    let mut g = c.benchmark_group("telco default model");
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("probability, one row at a time", |b| {
+        b.iter(|| rows.iter().map(|x| model.probability(black_box(x))).sum::<f64>())
+    });
+    let mut contributions = vec![0.0; model.n_features()];
+    g.bench_function("explain (contributions), one row at a time", |b| {
+        b.iter(|| rows.iter().map(|x| model.forest().contributions(black_box(x), &mut contributions)).sum::<f64>())
+    });
+    let matrix: Vec<f64> = rows.concat();
+    let mut out = vec![0.0; n];
+    g.bench_function("probabilities, batch", |b| {
+        b.iter(|| model.forest().probabilities(black_box(&matrix), &mut out))
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);
