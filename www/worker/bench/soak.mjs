@@ -11,7 +11,8 @@
 //   cd www && npm run worker:soak                       # 100,000 requests via wrangler dev --local
 //   SOAK_REQUESTS=5000 SOAK_SERVER=miniflare npm run worker:soak   # shorter, workerd via Miniflare
 //
-// Not part of `npm test` (a few minutes on 2 cores). Oversized bodies carry a Content-Length, as
+// The 100,000-request run takes a few minutes on 2 cores: `npm test` runs only 2,000
+// (test/worker-soak.test.mjs). Oversized bodies carry a Content-Length, as
 // clients send them; the Worker refuses them before reading.
 import http from "node:http";
 import { execFileSync } from "node:child_process";
