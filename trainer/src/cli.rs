@@ -30,6 +30,156 @@ pub enum Command {
     Score(ScoreArgs),
     /// Show a model file's schema, policy, card and size
     Inspect(InspectArgs),
+    /// List and show the training runs recorded in the registry
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// List registered models, show their versions and aliases, export one
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Point an alias (e.g. production) at a model version, behind an optional quality gate
+    #[command(after_help = "Examples:\n  churn promote telco --version 3 --alias production --min-auc 0.82\n  \
+                            churn promote telco --version 4 --alias production --must-beat production --data data/telco_test.csv\n\n\
+                            A refused promotion prints both ROC-AUCs and exits with code 3; the alias is left as it was.")]
+    Promote(PromoteArgs),
+    /// Move an alias back to the version that held it before
+    Rollback(RollbackArgs),
+    /// Registry maintenance
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+/// The registry folder, shared by every registry command.
+#[derive(Args, Debug, Clone)]
+pub struct RegistryDir {
+    /// Registry folder
+    #[arg(long, value_name = "DIR", default_value = "registry")]
+    pub registry: PathBuf,
+}
+
+/// Where to log to MLflow, shared by train, promote and rollback.
+#[derive(Args, Debug, Clone)]
+pub struct TrackingArgs {
+    /// MLflow tracking server (http://HOST:PORT) to log to as well [env: MLFLOW_TRACKING_URI]
+    #[arg(long, value_name = "URI")]
+    pub tracking_uri: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunsCommand {
+    /// One line per run, oldest first
+    List {
+        #[command(flatten)]
+        dir: RegistryDir,
+        /// Only the last N runs
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// Print a JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything recorded about one run
+    Show {
+        /// Run id (from `churn runs list`)
+        id: String,
+        #[command(flatten)]
+        dir: RegistryDir,
+        /// Print the run record as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCommand {
+    /// Registered models with their latest version and aliases
+    List {
+        #[command(flatten)]
+        dir: RegistryDir,
+        /// Print a JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// A model's versions (metrics, run, data fingerprint) and aliases with their history
+    Show {
+        /// Model name
+        name: String,
+        #[command(flatten)]
+        dir: RegistryDir,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a version's model file: NAME@ALIAS, NAME/VERSION, or NAME (latest version)
+    #[command(after_help = "Example:\n  churn models get telco@production --out www/worker/model.bin")]
+    Get {
+        /// NAME@ALIAS (e.g. telco@production), NAME/VERSION (telco/3), NAME@latest or NAME
+        spec: String,
+        /// Where to write the model file (atomically)
+        #[arg(long, value_name = "MODEL.bin")]
+        out: PathBuf,
+        #[command(flatten)]
+        dir: RegistryDir,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct PromoteArgs {
+    /// Model name
+    pub name: String,
+    /// Version to promote
+    #[arg(long)]
+    pub version: u32,
+    /// Alias to point at it
+    #[arg(long, default_value = "production")]
+    pub alias: String,
+    /// Gate: refuse (exit 3) if the version's ROC-AUC is below this (held-out metrics from its
+    /// model card, or measured on --data)
+    #[arg(long, value_name = "AUC")]
+    pub min_auc: Option<f64>,
+    /// Gate: refuse (exit 3) unless the version's ROC-AUC is higher than the version holding
+    /// ALIAS now (champion/challenger). Compared on --data, or on both versions' recorded
+    /// held-out metrics when they were trained on the same data with the same split
+    #[arg(long, value_name = "ALIAS")]
+    pub must_beat: Option<String>,
+    /// Evaluation CSV (with the target column) for the gates
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub dir: RegistryDir,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// Model name
+    pub name: String,
+    /// Alias to move back
+    #[arg(long, default_value = "production")]
+    pub alias: String,
+    #[command(flatten)]
+    pub dir: RegistryDir,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Check every invariant: runs and versions complete, model files intact and loadable,
+    /// aliases pointing at existing versions (exit 2 if any is broken)
+    Check {
+        #[command(flatten)]
+        dir: RegistryDir,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -95,9 +245,9 @@ pub struct TrainArgs {
     /// Unknown categories at scoring time: refuse the row, or use the most frequent level
     #[arg(long, value_enum, default_value_t = UnknownArg::Error)]
     pub unknown_category: UnknownArg,
-    /// Model name for the model card
-    #[arg(long, default_value = "churn-model")]
-    pub name: String,
+    /// Model name for the model card [default: the --register name, else churn-model]
+    #[arg(long)]
+    pub name: Option<String>,
     /// Version string shown as model_version [default: <UTC date-time>-<data sha256 prefix>]
     #[arg(long)]
     pub model_version: Option<String>,
@@ -107,6 +257,20 @@ pub struct TrainArgs {
     /// Print one JSON object instead of the summary table
     #[arg(long)]
     pub json: bool,
+    /// Record the run (and --register's version) in this registry folder (created if missing)
+    #[arg(long, value_name = "DIR", default_value = "registry")]
+    pub registry: PathBuf,
+    /// Do not record the run in the registry
+    #[arg(long, conflicts_with_all = ["register", "tracking_uri"])]
+    pub no_registry: bool,
+    /// Also register the model as the next version of NAME in the registry (and in MLflow)
+    #[arg(long, value_name = "NAME")]
+    pub register: Option<String>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+    /// MLflow experiment for the run (created if missing)
+    #[arg(long, value_name = "NAME", default_value = "churn")]
+    pub experiment: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

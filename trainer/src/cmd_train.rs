@@ -36,6 +36,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if a.min_auc.is_some() && a.test_fraction == 0.0 {
         bail!("--min-auc needs held-out rows to measure; use --test-fraction > 0");
     }
+    crate::cmd_registry::check_train_flags(&a)?;
 
     let bytes = std::fs::read(&a.data).with_context(|| format!("reading {}", a.data.display()))?;
     let data_sha256 = hex(&Sha256::digest(&bytes));
@@ -110,7 +111,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         policy,
         forest: trained.forest,
         card: ModelCard {
-            name: a.name.clone(),
+            name: a.name.clone().or_else(|| a.register.clone()).unwrap_or_else(|| "churn-model".into()),
             version,
             created_at,
             trainer: format!("churn {}", env!("CARGO_PKG_VERSION")),
@@ -157,6 +158,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     let (nodes, leaves, depth) = model.forest().shape();
     let seconds = started.elapsed().as_secs_f64();
+    // The run goes to the registry (and MLflow) whether or not the gate passed: nothing is lost.
+    let recorded = crate::cmd_registry::record_train(&a, &artifact, &bytes, gate.is_none(), seconds).with_context(|| {
+        if gate.is_none() {
+            format!("the model file {} was written", a.out.display())
+        } else {
+            "no model file written".into()
+        }
+    })?;
     if a.json {
         let out = json!({
             "model": a.out,
@@ -172,14 +181,27 @@ pub fn run(a: TrainArgs) -> Result<()> {
             "card": artifact.card,
             "policy": artifact.policy,
             "schema": artifact.schema,
+            "registry": recorded.as_ref().map(|r| r.to_json()),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print_summary(&a, &artifact, bytes.len(), (nodes, leaves, depth), seconds, fit_seconds, gate.is_none());
+        if let Some(r) = &recorded {
+            r.print();
+        }
     }
-    match gate {
-        Some(msg) => Err(GateFailed(msg).into()),
-        None => Ok(()),
+    let mlflow_error = recorded.and_then(|r| r.mlflow_error.map(|e| (e, r.run_id, r.version)));
+    match (gate, mlflow_error) {
+        (Some(msg), Some((e, ..))) => {
+            eprintln!("warning: MLflow logging failed: {e:#}");
+            Err(GateFailed(msg).into())
+        }
+        (Some(msg), None) => Err(GateFailed(msg).into()),
+        (None, Some((e, run, version))) => Err(e.context(format!(
+            "logging to MLflow failed; the model file and the local registry were written (run {run}{})",
+            version.map_or(String::new(), |(n, v)| format!(", {n} version {v}"))
+        ))),
+        (None, None) => Ok(()),
     }
 }
 

@@ -4,10 +4,13 @@
 //! (0 ok, 2 usage/input error, 3 quality gate failed).
 
 mod cli;
+mod cmd_registry;
 mod cmd_train;
 mod data;
 mod inspect;
+mod mlflow;
 mod output;
+mod registry;
 mod scoring;
 mod train;
 
@@ -33,6 +36,11 @@ fn main() -> ExitCode {
         cli::Command::Evaluate(a) => scoring::evaluate(a),
         cli::Command::Score(a) => scoring::score(a),
         cli::Command::Inspect(a) => inspect::run(a),
+        cli::Command::Runs(c) => cmd_registry::runs(c),
+        cli::Command::Models(c) => cmd_registry::models(c),
+        cli::Command::Promote(a) => cmd_registry::promote(a),
+        cli::Command::Rollback(a) => cmd_registry::rollback(a),
+        cli::Command::Registry(c) => cmd_registry::registry(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
