@@ -13,6 +13,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
+use csv::ByteRecord;
 use inference_wasm::{Metrics, Model, Value};
 use serde_json::json;
 
@@ -69,17 +70,37 @@ fn layout(model: &Model, headers: &csv::StringRecord, path: &Path, need_target: 
 }
 
 /// Line number of a record (1-based, as an editor shows it).
-fn line(rec: &csv::StringRecord) -> u64 {
+fn line(rec: &ByteRecord) -> u64 {
     rec.position().map_or(0, |p| p.line())
 }
 
+/// Field `i` of a record as text ("" past the end; invalid UTF-8 is replaced, for display).
+fn text(rec: &ByteRecord, i: usize) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(rec.get(i).unwrap_or_default())
+}
+
 /// Encodes one CSV record with the core; on failure says which line and why.
-fn encode(model: &Model, lay: &Layout, rec: &csv::StringRecord, x: &mut [f64]) -> Result<(), String> {
+fn encode(model: &Model, lay: &Layout, rec: &ByteRecord, x: &mut [f64]) -> Result<(), String> {
     if rec.len() != lay.width {
         return Err(format!("line {}: has {} fields, the header has {}", line(rec), rec.len(), lay.width));
     }
+    // Records are read as bytes (the reader thread is the pipeline's bottleneck); the fields the
+    // model uses are checked for UTF-8 here, in the workers.
+    let mut cells = [""; 64];
+    let mut owned = Vec::new();
+    let cells: &mut [&str] = if lay.fields.len() <= cells.len() {
+        &mut cells[..lay.fields.len()]
+    } else {
+        owned.resize(lay.fields.len(), "");
+        &mut owned
+    };
+    for (cell, &col) in cells.iter_mut().zip(&lay.fields) {
+        *cell = std::str::from_utf8(&rec[col]).map_err(|_| {
+            format!("line {}: column {} is not valid UTF-8", line(rec), col + 1)
+        })?;
+    }
     model
-        .encode(|i, _| Value::Text(&rec[lay.fields[i]]), x)
+        .encode(|i, _| Value::Text(cells[i]), x)
         .map_err(|e| format!("line {}: {e}", line(rec)))
 }
 
@@ -91,10 +112,11 @@ pub fn evaluate(a: EvaluateArgs) -> Result<()> {
     let target = &model.schema().target;
     let (mut p, mut y) = (Vec::new(), Vec::new());
     let mut x = vec![0.0; model.n_features()];
-    for rec in rdr.records() {
+    for rec in rdr.byte_records() {
         let rec = rec.with_context(|| format!("reading {}", a.data.display()))?;
         encode(&model, &lay, &rec, &mut x).map_err(|e| anyhow!("{}: {e}", a.data.display()))?;
-        let label = rec[lay.target.expect("checked by layout")].trim();
+        let label = text(&rec, lay.target.expect("checked by layout"));
+        let label = label.trim();
         y.push(if label == target.positive {
             true
         } else if label == target.negative {
@@ -142,7 +164,8 @@ pub fn evaluate(a: EvaluateArgs) -> Result<()> {
 }
 
 enum Chunk {
-    Rows(Vec<csv::StringRecord>),
+    /// The first `n` records of the vector (the rest are spare, kept for reuse).
+    Rows(Vec<ByteRecord>, usize),
     ReadError(String),
 }
 
@@ -192,6 +215,9 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     let (tx_in, rx_in) = sync_channel::<(usize, usize, Chunk)>(workers * 2);
     let rx_in = Mutex::new(rx_in);
     let (tx_out, rx_out) = sync_channel::<(usize, Scored)>(workers * 2);
+    // Scored chunks' record vectors go back to the reader, which refills them in place: no
+    // allocation per row once the pipeline is full.
+    let (tx_spare, rx_spare) = sync_channel::<Vec<ByteRecord>>(workers * 4);
     let (mut total, mut failed, mut first_error) = (0usize, 0usize, None::<String>);
     let result: Result<()> = std::thread::scope(|s| {
         // Reader.
@@ -199,43 +225,49 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         s.spawn(move || {
             let mut seq = 0;
             let mut first_row = 0;
-            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-            let mut records = rdr.into_records();
+            let fresh = || vec![ByteRecord::new(); CHUNK_ROWS];
+            let mut chunk = fresh();
+            let mut n = 0;
             while !stop_r.load(Ordering::Relaxed) {
-                match records.next() {
-                    Some(Ok(rec)) => {
-                        chunk.push(rec);
-                        if chunk.len() == CHUNK_ROWS {
-                            let n = chunk.len();
-                            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
-                            if tx_in.send((seq, first_row, Chunk::Rows(full))).is_err() {
+                match rdr.read_byte_record(&mut chunk[n]) {
+                    Ok(true) => {
+                        n += 1;
+                        if n == CHUNK_ROWS {
+                            let next = rx_spare.try_recv().unwrap_or_else(|_| fresh());
+                            let full = std::mem::replace(&mut chunk, next);
+                            if tx_in.send((seq, first_row, Chunk::Rows(full, n))).is_err() {
                                 return;
                             }
                             seq += 1;
                             first_row += n;
+                            n = 0;
                         }
                     }
-                    Some(Err(e)) => {
-                        let _ = tx_in.send((seq, first_row, Chunk::Rows(std::mem::take(&mut chunk))));
+                    Err(e) => {
+                        let _ = tx_in.send((seq, first_row, Chunk::Rows(chunk, n)));
                         let _ = tx_in.send((seq + 1, 0, Chunk::ReadError(e.to_string())));
                         return;
                     }
-                    None => break,
+                    Ok(false) => break,
                 }
             }
-            if !chunk.is_empty() {
-                let _ = tx_in.send((seq, first_row, Chunk::Rows(chunk)));
+            if n > 0 {
+                let _ = tx_in.send((seq, first_row, Chunk::Rows(chunk, n)));
             }
         });
         // Workers.
         for _ in 0..workers {
-            let tx_out = tx_out.clone();
+            let (tx_out, tx_spare) = (tx_out.clone(), tx_spare.clone());
             let (rx_in, model, lay, a) = (&rx_in, &model, &lay, &a);
             s.spawn(move || loop {
                 let msg = rx_in.lock().unwrap().recv();
                 let Ok((seq, first_row, chunk)) = msg else { return };
                 let scored = match chunk {
-                    Chunk::Rows(rows) => score_chunk(model, lay, a, &rows, first_row),
+                    Chunk::Rows(rows, n) => {
+                        let scored = score_chunk(model, lay, a, &rows[..n], first_row);
+                        let _ = tx_spare.try_send(rows);
+                        scored
+                    }
                     Chunk::ReadError(e) => Scored { bytes: Vec::new(), errors: vec![format!("CSV error: {e}")], rows: 1 },
                 };
                 if tx_out.send((seq, scored)).is_err() {
@@ -243,7 +275,7 @@ pub fn score(a: ScoreArgs) -> Result<()> {
                 }
             });
         }
-        drop(tx_out);
+        drop((tx_out, tx_spare));
         // Writer: chunks in order.
         let mut pending = BTreeMap::new();
         let mut next = 0usize;
@@ -292,7 +324,7 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     Ok(())
 }
 
-fn score_chunk(model: &Model, lay: &Layout, a: &ScoreArgs, rows: &[csv::StringRecord], first_row: usize) -> Scored {
+fn score_chunk(model: &Model, lay: &Layout, a: &ScoreArgs, rows: &[ByteRecord], first_row: usize) -> Scored {
     use std::fmt::Write as _;
     let nf = model.n_features();
     // Encode the whole chunk, then score it tree by tree (the core's batch path: same bits as
@@ -314,7 +346,7 @@ fn score_chunk(model: &Model, lay: &Layout, a: &ScoreArgs, rows: &[csv::StringRe
     for (n, (&k, &p)) in good.iter().zip(&probs).enumerate() {
         let rec = &rows[k];
         match lay.id {
-            Some(i) => s.push_str(&csv_field(&rec[i])),
+            Some(i) => s.push_str(&csv_field(&text(rec, i))),
             None => {
                 let _ = write!(s, "{}", first_row + k + 1);
             }
@@ -332,7 +364,7 @@ fn score_chunk(model: &Model, lay: &Layout, a: &ScoreArgs, rows: &[csv::StringRe
                     s,
                     ",{},{},{}",
                     csv_field(&fields[c.field].name),
-                    csv_field(&rec[lay.fields[c.field]]),
+                    csv_field(&text(rec, lay.fields[c.field])),
                     c.contribution
                 );
             }
