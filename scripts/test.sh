@@ -11,6 +11,9 @@ bash scripts/setup.sh
 echo "== native: unit, property and CLI tests (release build, one warm target/)"
 cargo test --release --workspace
 
+echo "== MLflow: churn train/promote/rollback against a real mlflow server on loopback (scripts/test-mlflow.sh)"
+bash scripts/test-mlflow.sh
+
 echo "== fuzzing: each cargo-fuzz target for 25 s from the committed seeds (scripts/fuzz.sh)"
 bash scripts/fuzz.sh
 

@@ -184,7 +184,8 @@ impl Tracking {
             "POST",
             "/api/2.0/mlflow/runs/create",
             &[],
-            Some(&json!({"experiment_id": experiment_id, "run_name": run_name, "start_time": start, "tags": kv(tags)})),
+            Some(&json!({"experiment_id": experiment_id, "run_name": run_name, "start_time": start, "tags": kv(tags),
+                         "user_id": tags.iter().find(|(k, _)| k == "mlflow.user").map_or("", |(_, v)| v.as_str())})),
         )?;
         let info = &v["run"]["info"];
         let run_id = info["run_id"].as_str().context("MLflow runs/create answered without a run_id")?.to_string();

@@ -1,0 +1,176 @@
+"""Checks of `churn` against a live MLflow server, run by scripts/test-mlflow.sh.
+
+Every value asserted here is read back through MLflow's REST API and compared with what the
+local registry recorded for the same run, so each assertion fails if logging is broken.
+Environment: CHURN (binary), URI (tracking server), WORK (scratch folder).
+"""
+import hashlib
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.parse
+import urllib.request
+
+CHURN, URI, WORK = os.environ["CHURN"], os.environ["URI"], os.environ["WORK"]
+REG = os.path.join(WORK, "registry")
+TRAIN, TEST = "data/telco_train.csv", "data/telco_test.csv"
+EXPERIMENT = "churn-integration"
+checks = 0
+
+
+def check(cond, what):
+    global checks
+    if not cond:
+        sys.exit(f"FAILED: {what}")
+    checks += 1
+
+
+def churn(*args, code=0, env_uri=None):
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    if env_uri:
+        env["MLFLOW_TRACKING_URI"] = env_uri
+    p = subprocess.run([CHURN, *args, "--registry", REG], capture_output=True, text=True, env=env)
+    if p.returncode != code:
+        sys.exit(f"FAILED: churn {' '.join(args)} exited {p.returncode}, expected {code}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def api(endpoint, **query):
+    url = f"{URI}/api/2.0/mlflow/{endpoint}?{urllib.parse.urlencode(query)}"
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.load(r)
+
+
+def local(*parts):
+    with open(os.path.join(REG, *parts)) as f:
+        return json.load(f)
+
+
+def train(*extra, env_uri=None):
+    args = ["train", "--data", TRAIN, "--out", os.path.join(WORK, "m.bin"), "--json",
+            "--register", "telco", "--experiment", EXPERIMENT, *extra]
+    if env_uri is None:
+        args += ["--tracking-uri", URI]
+    return json.loads(churn(*args, env_uri=env_uri).stdout)
+
+
+# 1. Three registered versions: default params; a weak one (depth 1, 3 trees); default again
+#    with another seed. The second one is logged through MLFLOW_TRACKING_URI instead of the flag.
+t1 = train()
+t2 = train("--max-depth", "1", "--trees", "3", env_uri=URI)
+t3 = train("--seed", "7")
+for i, t in enumerate([t1, t2, t3], 1):
+    check(t["registry"]["registered"] == {"name": "telco", "version": i}, f"local version {i}")
+    check(t["registry"]["mlflow"]["model_version"] == str(i), f"mlflow model version {i}")
+
+exp = api("experiments/get-by-name", experiment_name=EXPERIMENT)["experiment"]
+check(exp["name"] == EXPERIMENT, "experiment exists")
+
+for t in [t1, t2, t3]:
+    rec = t["registry"]
+    link = local("runs", rec["run_id"], "mlflow.json")
+    check(link["experiment_id"] == exp["experiment_id"], "run in the experiment")
+    run = api("runs/get", run_id=link["run_id"])["run"]
+    info, data = run["info"], run["data"]
+    check(info["status"] == "FINISHED", "run finished")
+    check(info["run_name"] == f"telco-{rec['run_id']}", "run name")
+    params = {p["key"]: p["value"] for p in data["params"]}
+    card = t["card"]
+    check(params["trees"] == str(card["params"]["trees"]), "param trees")
+    check(params["max_depth"] == str(card["params"]["max_depth"]), "param max_depth")
+    check(params["seed"] == str(card["params"]["seed"]), "param seed")
+    check(params["data_sha256"] == card["data_sha256"], "param data_sha256")
+    metrics = {m["key"]: m["value"] for m in data["metrics"]}
+    for k in ["roc_auc", "pr_auc", "accuracy", "f1", "log_loss"]:
+        check(metrics[k] == card["test_metrics"][k], f"metric {k} equals the model card's")
+    check(abs(sum(v for k, v in metrics.items() if k.startswith("importance.")) - 1) < 1e-9, "importances sum to 1")
+    tags = {x["key"]: x["value"] for x in data["tags"]}
+    check(tags["churn.local_run_id"] == rec["run_id"], "tag local run id")
+    check(tags["churn.model_version"] == card["version"], "tag model version")
+    check("--register telco" in tags["churn.command_line"], "tag command line")
+    # Artifacts: listed, and byte-identical to the registry's copies.
+    files = {f["path"] for f in api("artifacts/list", run_id=link["run_id"]).get("files", [])}
+    check({"importances.csv", "model", "run.json"} <= files, f"artifacts listed: {files}")
+    model_files = {f["path"] for f in api("artifacts/list", run_id=link["run_id"], path="model")["files"]}
+    check(model_files == {"model/model.bin"}, "model/model.bin listed")
+    root = info["artifact_uri"].removeprefix("mlflow-artifacts:").lstrip("/")
+    for remote, mine in [("model/model.bin", "model.bin"), ("importances.csv", "importances.csv")]:
+        with urllib.request.urlopen(f"{URI}/api/2.0/mlflow-artifacts/artifacts/{root}/{remote}", timeout=30) as r:
+            got = r.read()
+        with open(os.path.join(REG, "runs", rec["run_id"], mine), "rb") as f:
+            check(got == f.read(), f"artifact {remote} equals the registry's {mine}")
+    # The registered model version points at this run and knows its local version.
+    v = rec["registered"]["version"]
+    mlflow_version = local("models", "telco", "versions", str(v), "mlflow.json")["model_version"]
+    mv = api("model-versions/get", name="telco", version=mlflow_version)["model_version"]
+    check(mv["run_id"] == link["run_id"], "model version's run")
+    check(mv["status"] == "READY", "model version ready")
+    check(mv["source"].endswith("/model"), "model version source")
+    check({x["key"]: x["value"] for x in mv["tags"]}["churn.local_version"] == str(v), "model version tag")
+
+check(api("registered-models/get", name="telco")["registered_model"]["name"] == "telco", "registered model")
+
+
+def mlflow_alias(alias="production"):
+    return api("registered-models/alias", name="telco", alias=alias)["model_version"]["version"]
+
+
+# 2. Promote v1, then the weak v2 must not beat it (exit 3, both AUCs shown, MLflow alias unchanged),
+#    then v3 beats v1 on the test file, then roll back.
+churn("promote", "telco", "--version", "1", "--alias", "production", "--tracking-uri", URI)
+check(mlflow_alias() == "1", "alias production -> 1 in MLflow")
+p = churn("promote", "telco", "--version", "2", "--must-beat", "production", "--data", TEST, "--tracking-uri", URI, code=3)
+check("does not beat" in p.stdout + p.stderr and p.stderr.count("ROC-AUC") == 2, f"refusal shows both AUCs: {p.stderr}")
+check(mlflow_alias() == "1", "refused promotion left the MLflow alias")
+p = churn("promote", "telco", "--version", "3", "--must-beat", "production", "--data", TEST, "--tracking-uri", URI, "--json")
+check(json.loads(p.stdout)["promoted"] is True, "v3 promoted")
+check(mlflow_alias() == "3", "alias production -> 3 in MLflow")
+churn("rollback", "telco", "--alias", "production", "--tracking-uri", URI)
+check(mlflow_alias() == "1", "rollback moved the MLflow alias back to 1")
+check(local("models", "telco", "aliases.json")["aliases"]["production"]["version"] == 1, "local alias rolled back too")
+
+# 3. A server that is down: clear message, exit 2, local run and version written.
+with __import__("socket").socket() as s:
+    s.bind(("127.0.0.1", 0))
+    dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+p = churn("train", "--data", TEST, "--out", os.path.join(WORK, "d.bin"), "--trees", "5", "--register", "telco",
+          "--tracking-uri", dead, code=2)
+check(f"cannot reach the MLflow tracking server at {dead}" in p.stderr, f"down: {p.stderr}")
+check("the local registry were written" in p.stderr and "telco version 4" in p.stderr, f"down: {p.stderr}")
+check(os.path.exists(os.path.join(REG, "models", "telco", "versions", "4", "model.bin")), "version 4 written locally")
+
+
+# 4. A server that answers errors (500 with MLflow's error shape): same.
+class Broken(http.server.BaseHTTPRequestHandler):
+    def reply(self):
+        body = json.dumps({"error_code": "INTERNAL_ERROR", "message": "database is locked"}).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = reply
+
+    def log_message(self, *a):
+        pass
+
+
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+broken = f"http://127.0.0.1:{srv.server_address[1]}"
+try:
+    p = churn("train", "--data", TEST, "--out", os.path.join(WORK, "e.bin"), "--trees", "5", "--register", "telco",
+              "--tracking-uri", broken, code=2)
+    check("answered 500" in p.stderr and "INTERNAL_ERROR: database is locked" in p.stderr, f"500: {p.stderr}")
+    check("telco version 5" in p.stderr, f"500: {p.stderr}")
+    p = churn("promote", "telco", "--version", "3", "--tracking-uri", URI, code=0)
+    p = churn("promote", "telco", "--version", "5", "--tracking-uri", URI, code=2)
+    check("never registered in MLflow" in p.stderr and "the local alias was set" in p.stderr, f"unlogged: {p.stderr}")
+finally:
+    srv.shutdown()
+churn("registry", "check")
+print(f"test-mlflow: {checks} checks passed (runs, params, metrics, tags, artifacts, versions, aliases, errors)")

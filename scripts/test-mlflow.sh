@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# MLflow integration test: `churn train --register` / `promote` / `rollback` against a real
+# `mlflow server` on 127.0.0.1 (sqlite backend and artifact store under build/mlflow-test/),
+# checked through MLflow's own REST API: experiment, run, params, metrics, tags, artifacts (bytes
+# equal to the registry's), registered model version, alias. Also: a server that is down and a
+# server that answers 500 give a clear error, exit 2, and the local registry is still written.
+# Installs MLflow into build/mlflow-venv first if missing (pip, about 2 minutes the first time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MLFLOW_VERSION=3.17.2
+VENV="$PWD/build/mlflow-venv"
+if [ "$("$VENV/bin/mlflow" --version 2>/dev/null | awk '{print $NF}')" != "$MLFLOW_VERSION" ]; then
+  echo "test-mlflow: installing mlflow $MLFLOW_VERSION into build/mlflow-venv (about 2 minutes)" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION"
+fi
+cargo build --release -q -p trainer
+
+WORK="$PWD/build/mlflow-test"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+# Its own process group, so the server and its worker processes stop together.
+setsid "$VENV/bin/mlflow" server --host 127.0.0.1 --port "$PORT" --workers 1 \
+  --backend-store-uri "sqlite:///$WORK/mlflow.db" --artifacts-destination "$WORK/artifacts" \
+  >"$WORK/server.log" 2>&1 &
+PID=$!
+stop() {
+  kill -TERM -- "-$PID" 2>/dev/null || return 0
+  for _ in $(seq 30); do kill -0 -- "-$PID" 2>/dev/null || return 0; sleep 0.5; done
+  kill -KILL -- "-$PID" 2>/dev/null || true
+}
+trap stop EXIT
+for i in $(seq 120); do
+  if curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; then break; fi
+  if ! kill -0 "$PID" 2>/dev/null; then echo "mlflow server died:" >&2; tail -20 "$WORK/server.log" >&2; exit 1; fi
+  [ "$i" = 120 ] && { echo "mlflow server not ready after 120 s" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
+  sleep 1
+done
+echo "test-mlflow: mlflow $MLFLOW_VERSION up on 127.0.0.1:$PORT after ${i} s (pid $PID)"
+
+CHURN="$PWD/target/release/churn" URI="http://127.0.0.1:$PORT" WORK="$WORK" \
+  "$VENV/bin/python" scripts/mlflow_check.py
