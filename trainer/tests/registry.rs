@@ -415,23 +415,47 @@ fn kill_9_at_random_points_never_breaks_the_registry() {
         let before = json(&ok(&r.args(&["models", "show", "telco", "--json"])));
         let n_before = before["versions"].as_array().unwrap().len() as u64;
         let prod_before = before["aliases"]["production"]["version"].as_u64().unwrap();
-        let op = rng.below(3);
+        // 0 train --register, 1 promote, 2 rollback, 3 train --register killed while a second
+        // train --register (not killed) commits alongside it.
+        let op = rng.below(4);
         let seed_s = (100 + t).to_string();
         let target = (1 + rng.below(n_before)).to_string();
         let args: Vec<&str> = match op {
-            0 => vec!["train", "--data", &csv, "--out", &out, "--trees", "3", "--json", "--seed", &seed_s, "--register", "telco"],
+            0 | 3 => vec!["train", "--data", &csv, "--out", &out, "--trees", "3", "--json", "--seed", &seed_s, "--register", "telco"],
             1 => vec!["promote", "telco", "--version", &target, "--alias", "production"],
             _ => vec!["rollback", "telco", "--alias", "production"],
         };
         let args = r.args(&args);
         // Fault points: train 7 (lock, run, version steps), promote/rollback 3. Pick one
         // uniformly (0 = a random moment before the lock, e.g. during training).
-        let steps = if op == 0 { 7 } else { 3 };
+        let steps = if op == 0 || op == 3 { 7 } else { 3 };
         let at = rng.below(steps + 1) as usize;
         let pause = 20;
-        let extra = if at == 0 { rng.below(if op == 0 { 120 } else { 15 }) } else { rng.below(pause) };
+        let extra = if at == 0 { rng.below(if op == 0 || op == 3 { 120 } else { 15 }) } else { rng.below(pause) };
+        let survivor = (op == 3).then(|| {
+            let out2 = r.file("survivor.bin");
+            Command::new(env!("CARGO_BIN_EXE_churn"))
+                .args(["train", "--data", &csv, "--out", &out2, "--trees", "3", "--json", "--register", "telco"])
+                .args(["--registry", &r.path, "--seed", &format!("{}", 5000 + t)])
+                .env_remove("MLFLOW_TRACKING_URI")
+                .env("CHURN_FAULT_PAUSE_MS", "5")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        });
         let reached = kill_during(&args, pause, (at > 0).then_some(at), extra);
-        let opname = ["train", "promote", "rollback"][op as usize];
+        let opname = ["train", "promote", "rollback", "train beside another"][op as usize];
+        let mut survived = 0;
+        if let Some(c) = survivor {
+            // The other writer was not blocked by the killed one's lock and landed its version.
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "trial {t}: the surviving train failed: {}", String::from_utf8_lossy(&o.stderr));
+            let j = json(&String::from_utf8_lossy(&o.stdout));
+            let v = j["registry"]["registered"]["version"].as_u64().unwrap();
+            assert!(v > n_before, "trial {t}: survivor got version {v}, not a new one");
+            survived = 1;
+        }
         *outcomes.entry(format!("{opname}: {reached}")).or_default() += 1;
 
         // The registry opens, every version is complete and loads, aliases point at versions.
@@ -442,9 +466,10 @@ fn kill_9_at_random_points_never_breaks_the_registry() {
         let n_after = after["versions"].as_array().unwrap().len() as u64;
         let prod_after = after["aliases"]["production"]["version"].as_u64().unwrap();
         // All or nothing: at most the one new version; production is the old or the new holder.
-        assert!(n_after == n_before || (op == 0 && n_after == n_before + 1), "trial {t}: {n_before} → {n_after} versions");
+        let grown = n_after.checked_sub(n_before + survived).unwrap_or_else(|| panic!("trial {t}: versions went {n_before} → {n_after}"));
+        assert!(grown == 0 || ((op == 0 || op == 3) && grown == 1), "trial {t}: {n_before} → {n_after} versions");
         assert!(prod_after <= n_after, "trial {t}: production → {prod_after} of {n_after}");
-        if op == 0 {
+        if op == 0 || op == 3 {
             assert_eq!(prod_after, prod_before, "trial {t}: train moved production");
         }
         ok(&r.args(&["models", "get", "telco@production", "--out", &r.file("prod.bin")]));
