@@ -6,7 +6,8 @@
 #                    mutations are cheap and every section of the format is present.
 #   corpus/record:   golden cases as JSON objects, a batch array, CSV lines, and bad values
 #                    (wrong types, unknown categories, blanks, nulls, huge and non-finite numbers).
-# Files found by fuzzing that are worth keeping go in the same folders with other names.
+# Inputs found by fuzzing that are worth keeping go in the same folders as cov-<sha1>
+# (`bash scripts/fuzz.sh seeds` after a campaign).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=fuzz/corpus

@@ -11,6 +11,8 @@
 #                                             (default 10000000), one target after another at nice 10;
 #                                             prints execs, seconds, execs/s, coverage, corpus size.
 #   bash scripts/fuzz.sh replay FILE...       runs crash inputs through their target once
+#   bash scripts/fuzz.sh seeds                after a campaign: keeps, as fuzz/corpus/TARGET/cov-*,
+#                                             the fewest scratch inputs that reach every edge reached
 #
 # New interesting inputs go to a scratch corpus under build/fuzz/ (never into the committed
 # seeds in fuzz/corpus/, which are read-only here; see fuzz/make-seeds.sh). A crash stops the
@@ -122,8 +124,28 @@ case "$mode" in
       cargo +nightly fuzz run --sanitizer "$sanitizer" "$t" "$f" -- "${common[@]}" -runs=1
     done
     ;;
+  seeds)
+    sanitizer=${sanitizer:-none}
+    build
+    bin=fuzz/target/x86_64-unknown-linux-gnu/release
+    for t in "${targets_all[@]}"; do
+      out="$scratch/edges/$t"
+      rm -rf "$out" && mkdir -p "$out"
+      # Edges only (no hit counters): a small set. Committed seeds come first so they are kept
+      # when they suffice.
+      # shellcheck disable=SC2046
+      "$bin/$t" -merge=1 -use_counters=0 $(flags_for "$t") "$out" "fuzz/corpus/$t" "$scratch/corpus/$t" \
+        >"$scratch/seeds-$t.log" 2>&1
+      rm -f "fuzz/corpus/$t"/cov-*
+      for f in "$out"/*; do
+        h=$(basename "$f")
+        sha1sum "fuzz/corpus/$t"/seed-* | grep -q "^$h " || cp "$f" "fuzz/corpus/$t/cov-$h"
+      done
+      echo "fuzz $t: $(find "fuzz/corpus/$t" -name 'cov-*' | wc -l) coverage seeds kept"
+    done
+    ;;
   *)
-    echo "usage: scripts/fuzz.sh [short | long [RUNS] [TARGET...] | replay FILE...]" >&2
+    echo "usage: scripts/fuzz.sh [short | long [RUNS] [TARGET...] | replay FILE... | seeds]" >&2
     exit 2
     ;;
 esac
