@@ -1,6 +1,6 @@
 //! The golden cases under wasm-bindgen-test, through the JS bindings, in Node and in headless
 //! Chromium (scripts/test.sh runs this file in both). Raw probabilities must equal the native
-//! `churn score --raw` output bit for bit.
+//! `churn score --raw --explain 3` output bit for bit (probabilities and explanations).
 #![cfg(target_arch = "wasm32")]
 
 use inference_wasm::wasm::ChurnModel;
@@ -51,6 +51,20 @@ fn golden_cases_match_native_bit_for_bit() {
         assert_eq!(get(&r, "churn_probability").as_f64().unwrap(), e[shown].parse::<f64>().unwrap());
         assert_eq!(get(&r, "churn_prediction").as_string().unwrap(), e[pred]);
         assert_eq!(get(&r, "risk_level").as_string().unwrap(), e[risk]);
+        // Explanations: the same top 3 factors, values and contributions, bit for bit.
+        let x: JsValue = model.explain(&customer, Some(3)).unwrap().into();
+        assert_eq!(get(&x, "churn_probability_raw").as_f64().unwrap().to_bits(), want.to_bits());
+        let factors = js_sys::Array::from(&get(&x, "top_factors"));
+        for k in 1..=3 {
+            let f = factors.get(k - 1);
+            let name = format!("why_{k}");
+            assert_eq!(get(&f, "field").as_string().unwrap(), e[col(&name)], "{} {name}", c[0]);
+            let value = get(&f, "value");
+            let shown = value.as_string().unwrap_or_else(|| value.as_f64().map(|v| v.to_string()).unwrap_or_default());
+            assert_eq!(shown, e[col(&format!("{name}_value"))], "{} {name}_value", c[0]);
+            let contribution: f64 = e[col(&format!("{name}_contribution"))].parse().unwrap();
+            assert_eq!(get(&f, "contribution").as_f64().unwrap().to_bits(), contribution.to_bits(), "{} {name}", c[0]);
+        }
     }
 }
 
