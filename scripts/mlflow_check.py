@@ -173,4 +173,24 @@ try:
 finally:
     srv.shutdown()
 churn("registry", "check")
+
+# 5. The retrain flow script with MLFLOW_TRACKING_URI: a good model is promoted and exported
+#    (bytes = the production version's, alias set in MLflow); a weak one is refused (exit 3),
+#    and production, the MLflow alias and the exported file stay as they were.
+rreg, export = os.path.join(WORK, "retrain-reg"), os.path.join(WORK, "export.bin")
+env = dict(os.environ, MLFLOW_TRACKING_URI=URI)
+base = ["bash", "scripts/retrain.sh", "--data", TRAIN, "--eval", TEST, "--name", "retrain-it",
+        "--registry", rreg, "--export", export, "--min-auc", "0.8"]
+p = subprocess.run(base, capture_output=True, text=True, env=env)
+check(p.returncode == 0, f"retrain ok: {p.stdout}{p.stderr}")
+with open(export, "rb") as f, open(os.path.join(rreg, "models/retrain-it/versions/1/model.bin"), "rb") as g:
+    first = f.read()
+    check(first == g.read(), "exported file is production's")
+check(api("registered-models/alias", name="retrain-it", alias="production")["model_version"]["version"] == "1", "retrain alias in MLflow")
+p = subprocess.run(base + ["--", "--trees", "3", "--max-depth", "1"], capture_output=True, text=True, env=env)
+check(p.returncode == 3 and "does not beat" in p.stdout + p.stderr, f"weak retrain refused: {p.stdout}{p.stderr}")
+with open(export, "rb") as f:
+    check(f.read() == first, "refused retrain left the exported file")
+check(api("registered-models/alias", name="retrain-it", alias="production")["model_version"]["version"] == "1", "refused retrain left the MLflow alias")
+check(api("model-versions/get", name="retrain-it", version="2")["model_version"]["status"] == "READY", "refused version still registered")
 print(f"test-mlflow: {checks} checks passed (runs, params, metrics, tags, artifacts, versions, aliases, errors)")

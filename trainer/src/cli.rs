@@ -13,7 +13,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   (schema, encoders, forest, risk policy, model card). The same file scores \
                   customers here, in browsers and in Cloudflare Workers, with bit-identical results.\n\n\
                   Exit codes: 0 ok, 2 usage or input error, 3 quality gate failed.",
-    after_help = "Example:\n  churn train --data data/telco_churn.csv --out model.bin\n  churn score --model model.bin --data customers.csv --out scores.csv"
+    after_help = "Example:\n  churn train --data data/telco_churn.csv --out model.bin\n  churn score --model model.bin --data customers.csv --out scores.csv\n\n\
+                  Registry (./registry by default; every train records a run):\n  \
+                  churn train --data data/telco_churn.csv --out model.bin --register telco\n  \
+                  churn promote telco --version 1 --alias production --min-auc 0.8\n  \
+                  churn models get telco@production --out www/worker/model.bin"
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -258,11 +258,11 @@ pub fn runs(cmd: RunsCommand) -> Result<()> {
                 println!("no runs in {}", dir.registry.display());
                 return Ok(());
             }
-            println!("{:<26}{:<22}{:<12}{:<9}{:<10}{:<18}data", "run", "created (UTC)", "status", "roc_auc", "sha256", "registered");
+            println!("{:<30}{:<22}{:<12}{:<9}{:<10}{:<18}data", "run", "created (UTC)", "status", "roc_auc", "sha256", "registered");
             for r in &runs {
                 let registered = regs.get(&r.id).map_or("-".into(), |(n, v)| format!("{n} v{v}"));
                 println!(
-                    "{:<26}{:<22}{:<12}{:<9}{:<10}{:<18}{}",
+                    "{:<30}{:<22}{:<12}{:<9}{:<10}{:<18}{}",
                     r.id,
                     r.created_at,
                     r.status,
@@ -390,13 +390,13 @@ pub fn models(cmd: ModelsCommand) -> Result<()> {
             }
             println!("model {name} in {}", dir.registry.display());
             println!(
-                "{:<9}{:<22}{:<9}{:<10}{:<26}{:<26}aliases",
+                "{:<9}{:<22}{:<9}{:<10}{:<30}{:<26}aliases",
                 "version", "created (UTC)", "roc_auc", "data", "run", "model_version"
             );
             for v in &versions {
                 let a = on(v.version);
                 println!(
-                    "{:<9}{:<22}{:<9}{:<10}{:<26}{:<26}{}",
+                    "{:<9}{:<22}{:<9}{:<10}{:<30}{:<26}{}",
                     v.version,
                     v.created_at,
                     fmt_auc(v.roc_auc),
@@ -616,7 +616,7 @@ pub fn promote(a: PromoteArgs) -> Result<()> {
         let why: Vec<&str> = gates.iter().filter(|g| !g.pass).map(|g| g.text.as_str()).collect();
         let left = before.map_or("unset".to_string(), |b| format!("at version {b}"));
         return Err(GateFailed(format!(
-            "quality gate failed, {} not promoted to {} (left {left}): {}",
+            "quality gate failed, version {} not promoted to {} (left {left}): {}",
             a.version,
             a.alias,
             why.join("; ")
