@@ -198,7 +198,7 @@ impl Artifact {
         }
         for (i, f) in fields.iter().enumerate() {
             if fields[..i].iter().any(|g| g.name == f.name) {
-                return bad(format!("field {:?} appears twice", f.name));
+                return bad(format!("field {} appears twice", crate::value::quote(&f.name)));
             }
             match &f.kind {
                 FieldKind::Numeric(n) => {
