@@ -6,7 +6,7 @@
 # at most the one new version appeared, and the alias exports a loadable model.
 # Each trial waits for the k-th write step (k random, via the CHURN_FAULT_PAUSE_MS hook) or a
 # random moment before the lock, so every step between fsync/rename is hit.
-# Usage: bash scripts/registry-faults.sh [TRIALS=100] [SEED]   (the test command runs 12 in cargo test)
+# Usage: bash scripts/registry-faults.sh [TRIALS=100] [SEED]   (cargo test, hence the test command, runs 50)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CHURN_FAULT_TRIALS="${1:-100}"

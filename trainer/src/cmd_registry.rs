@@ -171,7 +171,13 @@ fn log_to_mlflow(
         }
     }
     for (f, v) in importances {
-        metrics.push((format!("importance.{f}"), *v));
+        metrics.push((format!("importance.{}", mlflow_key(f)), *v));
+    }
+    // MLflow refuses parameter values over 6000 characters (e.g. a very wide feature list).
+    for (_, v) in params.iter_mut() {
+        if v.chars().count() > 6000 {
+            *v = v.chars().take(5990).collect::<String>() + " …";
+        }
     }
     // MLflow caps tag values at 5000 characters (older servers: 250 for some); the full
     // command line is in the local run record and in the run's artifacts.
@@ -207,6 +213,11 @@ fn log_to_mlflow(
         reg.save_mlflow_link(&r.id, Some((name, *v)), &link)?;
     }
     Ok(link)
+}
+
+/// MLflow keys may hold only letters, digits, `_ - . / ` and spaces: anything else becomes `_`.
+fn mlflow_key(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || "_-./ ".contains(c) { c } else { '_' }).collect()
 }
 
 // ---- churn runs ------------------------------------------------------------------------------
@@ -691,5 +702,15 @@ pub fn registry(cmd: RegistryCommand) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mlflow_keys_are_sanitized() {
+        assert_eq!(super::mlflow_key("Monthly Charges ($)"), "Monthly Charges ___");
+        assert_eq!(super::mlflow_key("tenure"), "tenure");
+        assert_eq!(super::mlflow_key("a/b.c-d_e"), "a/b.c-d_e");
     }
 }
