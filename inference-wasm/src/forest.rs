@@ -385,6 +385,12 @@ impl CompiledForest {
     /// (cache-friendly); each row's sum still adds tree outputs in tree order, so every value is
     /// bit-identical to [`CompiledForest::probability`].
     pub fn probabilities(&self, matrix: &[f64], out: &mut [f64]) {
+        self.means_over(0..self.roots.len(), matrix, out)
+    }
+
+    /// [`CompiledForest::mean_over`] of trees `trees` for many rows (laid out row after row):
+    /// bit-identical to it, row by row.
+    pub fn means_over(&self, trees: std::ops::Range<usize>, matrix: &[f64], out: &mut [f64]) {
         let nf = self.n_features;
         let rows = out.len().min(matrix.len() / nf);
         let out = &mut out[..rows];
@@ -393,8 +399,9 @@ impl CompiledForest {
         // points): the rows' node loads are independent, so the CPU overlaps them.
         const BLOCK: usize = 64;
         let mut at = [0usize; BLOCK];
-        for (t, &root) in self.roots.iter().enumerate() {
-            let depth = self.depths[t];
+        let count = trees.len() as f64;
+        for t in trees {
+            let (root, depth) = (self.roots[t], self.depths[t]);
             for (b, acc) in out.chunks_mut(BLOCK).enumerate() {
                 let base = b * BLOCK;
                 let at = &mut at[..acc.len()];
@@ -411,7 +418,6 @@ impl CompiledForest {
                 }
             }
         }
-        let count = self.roots.len() as f64;
         for acc in out.iter_mut() {
             *acc /= count;
         }

@@ -22,6 +22,9 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::data::SplitMix64;
 
+/// Training rows the exported forest is checked on against smartcore (evenly spread).
+const CHECK_ROWS: usize = 2048;
+
 /// Trees per independently seeded chunk.
 pub const CHUNK_TREES: usize = 50;
 
@@ -87,6 +90,13 @@ pub fn train(
     let matrix = DenseMatrix::new(rows, n_features, x.to_vec(), false)
         .map_err(|e| anyhow!("building the training matrix: {e}"))?;
     let yf: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
+    // The rows the export is checked on (smartcore's own predict is slow: all rows up to
+    // CHECK_ROWS, else every k-th row).
+    let stride = rows.div_ceil(CHECK_ROWS);
+    let check_x: Vec<f64> =
+        (0..rows).step_by(stride).flat_map(|r| x[r * n_features..(r + 1) * n_features].iter().copied()).collect();
+    let check = DenseMatrix::new(check_x.len() / n_features, n_features, check_x.clone(), false)
+        .map_err(|e| anyhow!("building the check matrix: {e}"))?;
     let chunks = p.trees.div_ceil(CHUNK_TREES);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -100,7 +110,7 @@ pub fn train(
                     break;
                 }
                 let n = CHUNK_TREES.min(p.trees - c * CHUNK_TREES);
-                let out = train_chunk(&matrix, &yf, n_features, p, n, chunk_seed(p.seed, c))
+                let out = train_chunk(&matrix, &yf, &check, n_features, p, n, chunk_seed(p.seed, c))
                     .with_context(|| format!("training trees {}..{}", c * CHUNK_TREES, c * CHUNK_TREES + n));
                 results.lock().unwrap()[c] = Some(out);
                 progress(done.fetch_add(n, Ordering::Relaxed) + n);
@@ -123,7 +133,7 @@ pub fn train(
         importances.iter_mut().for_each(|v| *v /= total);
     }
     let forest = Forest::build(n_features as u32, &trees).context("converting the trees")?;
-    verify(&forest, x, n_features, &predictions, threads)?;
+    verify(&forest, &check_x, n_features, &predictions, threads)?;
     Ok(Trained { forest, importances })
 }
 
@@ -131,6 +141,7 @@ pub fn train(
 fn train_chunk(
     x: &DenseMatrix<f64>,
     y: &Vec<f64>,
+    check: &DenseMatrix<f64>,
     n_features: usize,
     p: &ForestParams,
     n_trees: usize,
@@ -145,7 +156,7 @@ fn train_chunk(
         .with_m(p.mtry.min(n_features))
         .with_seed(seed);
     let rf = Rf::fit(x, y, params).map_err(|e| anyhow!("smartcore: {e}"))?;
-    let predicted = rf.predict(x).map_err(|e| anyhow!("smartcore predict: {e}"))?;
+    let predicted = rf.predict(check).map_err(|e| anyhow!("smartcore predict: {e}"))?;
     let importances = rf.compute_feature_importances().map_err(|e| anyhow!("smartcore importances: {e}"))?;
     let s: SForest = serde_json::to_value(&rf)
         .and_then(serde_json::from_value)
@@ -175,33 +186,34 @@ fn train_chunk(
     Ok((trees, predicted, importances))
 }
 
-/// The exported forest must give, for every training row and every chunk, exactly (bit for bit)
-/// the mean smartcore predicts for that chunk: same trees, same leaves, same summation order.
-/// Rows are checked on all threads.
+/// The exported forest must give, for every checked training row and every chunk, exactly (bit
+/// for bit) the mean smartcore predicts for that chunk: same trees, same leaves, same summation
+/// order.
+/// Chunks are checked on all threads, with the core's batch path (bit-identical to scoring one
+/// row at a time).
 fn verify(forest: &Forest, x: &[f64], n_features: usize, predictions: &[Vec<f64>], threads: usize) -> Result<()> {
     let compiled = forest.compile().context("the converted forest does not load")?;
     let rows = predictions.first().map_or(0, |p| p.len());
-    let per = rows.div_ceil(threads.max(1)).max(1);
-    let check = |range: std::ops::Range<usize>| -> Result<()> {
-        for r in range {
-            let row = &x[r * n_features..(r + 1) * n_features];
-            for (c, pred) in predictions.iter().enumerate() {
-                let start = c * CHUNK_TREES;
-                let end = (start + CHUNK_TREES).min(compiled.n_trees());
-                let got = compiled.mean_over(start..end, row);
-                if got.to_bits() != pred[r].to_bits() {
-                    bail!(
-                        "internal check failed: the flat forest gives {got} for training row {r} in trees {start}..{end}, smartcore {}; no file written",
-                        pred[r]
-                    );
-                }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let check = || -> Result<()> {
+        let mut got = vec![0.0; rows];
+        loop {
+            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(pred) = predictions.get(c) else { return Ok(()) };
+            let start = c * CHUNK_TREES;
+            let end = (start + CHUNK_TREES).min(compiled.n_trees());
+            compiled.means_over(start..end, &x[..rows * n_features], &mut got);
+            if let Some(r) = (0..rows).find(|&r| got[r].to_bits() != pred[r].to_bits()) {
+                bail!(
+                    "internal check failed: the flat forest gives {} for training row {r} in trees {start}..{end}, smartcore {}; no file written",
+                    got[r],
+                    pred[r]
+                );
             }
         }
-        Ok(())
     };
     std::thread::scope(|s| {
-        let handles: Vec<_> =
-            (0..rows).step_by(per).map(|a| s.spawn(move || check(a..(a + per).min(rows)))).collect();
+        let handles: Vec<_> = (0..threads.clamp(1, predictions.len().max(1))).map(|_| s.spawn(|| check())).collect();
         handles.into_iter().try_for_each(|h| h.join().expect("verification thread panicked"))
     })
 }
