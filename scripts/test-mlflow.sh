@@ -33,7 +33,8 @@ stop() {
 }
 trap stop EXIT
 for i in $(seq 120); do
-  if curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; then break; fi
+  if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "http://127.0.0.1:$PORT/health" 2>/dev/null; then break; fi
   if ! kill -0 "$PID" 2>/dev/null; then echo "mlflow server died:" >&2; tail -20 "$WORK/server.log" >&2; exit 1; fi
   [ "$i" = 120 ] && { echo "mlflow server not ready after 120 s" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
   sleep 1
