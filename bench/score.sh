@@ -9,7 +9,7 @@ rows=${1:-1000000}
 cargo build --release -q -p trainer
 mkdir -p build/bench
 churn=target/release/churn
-[ -f build/bench/default.bin ] || "$churn" train --data data/telco_train.csv --out build/bench/default.bin --test-fraction 0 >/dev/null 2>&1
+[ -f build/bench/default.bin ] || "$churn" train --no-registry --data data/telco_train.csv --out build/bench/default.bin --test-fraction 0 >/dev/null 2>&1
 big=build/bench/telco_${rows}.csv
 if [ ! -f "$big" ]; then
   python3 - "$rows" "$big" <<'PY'

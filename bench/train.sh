@@ -13,7 +13,7 @@ mkdir -p build/bench
 times=()
 for run in 1 2 3 4 5 6 7; do
   s=$(date +%s.%N)
-  target/release/churn train --data data/telco_train.csv --out build/bench/train.bin --trees "$trees" --test-fraction 0 --json >/dev/null
+  target/release/churn train --no-registry --data data/telco_train.csv --out build/bench/train.bin --trees "$trees" --test-fraction 0 --json >/dev/null
   e=$(date +%s.%N)
   t=$(echo "$e - $s" | bc -l); times+=("$t")
   printf 'run %d: %.3f s\n' "$run" "$t"

@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p trainer
-SOURCE_DATE_EPOCH=1767225600 target/release/churn train --data data/telco_churn.csv \
+SOURCE_DATE_EPOCH=1767225600 target/release/churn train --no-registry --data data/telco_churn.csv \
   --out www/worker/model.bin --name telco-churn "$@"

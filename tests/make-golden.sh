@@ -13,7 +13,7 @@ churn=target/release/churn
 out=tests/fixtures
 mkdir -p "$out"
 # Flags recorded here and in tests (trainer/tests/cli.rs: golden_model_is_reproducible).
-SOURCE_DATE_EPOCH=1767225600 "$churn" train --data data/telco_train.csv --out "$out/golden.bin" \
+SOURCE_DATE_EPOCH=1767225600 "$churn" train --no-registry --data data/telco_train.csv --out "$out/golden.bin" \
   --trees 30 --max-depth 6 --seed 7 --test-fraction 0 --name golden --model-version golden-1 >/dev/null
 python3 - <<'PY'
 import csv

@@ -2,15 +2,15 @@
 //! `churn registry check`) and what `churn train` records after it has written its model.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
-use inference_wasm::{Artifact, Metrics, Model, Value};
+use anyhow::{bail, Context, Result};
+use inference_wasm::Artifact;
 use serde_json::{json, Value as Json};
 
 use crate::cli::{ModelsCommand, PromoteArgs, RegistryCommand, RollbackArgs, RunsCommand, TrainArgs, UnknownArg};
 use crate::mlflow::{LoggedRun, Tracking};
 use crate::output::write_atomic;
+use crate::scoring::metrics_on;
 use crate::registry::{
     new_run_id, sha256_hex, shell_join, MlflowLink, NewRun, Registry, RunData, RunModel, RunRecord,
     VersionRecord,
@@ -447,49 +447,6 @@ pub fn models(cmd: ModelsCommand) -> Result<()> {
 // ---- churn promote / rollback ----------------------------------------------------------------
 
 /// Metrics of `model` on a CSV with its fields and target column, scored by the core.
-fn metrics_on(model: &Model, path: &Path) -> Result<Metrics> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    let headers = rdr.headers().with_context(|| format!("reading {}", path.display()))?.clone();
-    let find = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
-    let schema = model.schema();
-    let missing: Vec<&str> = schema.fields.iter().filter(|f| find(&f.name).is_none()).map(|f| f.name.as_str()).collect();
-    if !missing.is_empty() {
-        bail!("{} lacks column(s) the model needs: {}", path.display(), missing.join(", "));
-    }
-    let cols: Vec<usize> = schema.fields.iter().map(|f| find(&f.name).expect("checked")).collect();
-    let t = &schema.target;
-    let target = find(&t.column)
-        .with_context(|| format!("{} has no target column {:?}; the gate needs it", path.display(), t.column))?;
-    let (mut p, mut y) = (Vec::new(), Vec::new());
-    let mut x = vec![0.0; model.n_features()];
-    for rec in rdr.records() {
-        let rec = rec.with_context(|| format!("reading {}", path.display()))?;
-        let line = rec.position().map_or(0, |p| p.line());
-        if rec.len() != headers.len() {
-            bail!("{} line {line}: has {} fields, the header has {}", path.display(), rec.len(), headers.len());
-        }
-        model
-            .encode(|i, _| Value::Text(&rec[cols[i]]), &mut x)
-            .map_err(|e| anyhow!("{} line {line}: {e}", path.display()))?;
-        let label = rec[target].trim();
-        y.push(if label == t.positive {
-            true
-        } else if label == t.negative {
-            false
-        } else {
-            bail!("{} line {line}: target {} is {label:?}, expected {:?} or {:?}", path.display(), t.column, t.positive, t.negative)
-        });
-        p.push(model.probability(&x));
-    }
-    if p.is_empty() {
-        bail!("{} has no data rows", path.display());
-    }
-    Ok(Metrics::compute(&p, &y, model.policy().threshold))
-}
-
 /// One gate's line: what was compared and whether it passed.
 struct GateLine {
     text: String,

@@ -61,7 +61,7 @@ fn layout(model: &Model, headers: &csv::StringRecord, path: &Path, need_target: 
     let target = find(&schema.target.column);
     if need_target && target.is_none() {
         bail!(
-            "{} has no target column {:?}; evaluate needs it to compare against",
+            "{} has no target column {:?}: metrics need the known outcomes",
             path.display(),
             schema.target.column
         );
@@ -104,17 +104,18 @@ fn encode(model: &Model, lay: &Layout, rec: &ByteRecord, x: &mut [f64]) -> Resul
         .map_err(|e| format!("line {}: {e}", line(rec)))
 }
 
-pub fn evaluate(a: EvaluateArgs) -> Result<()> {
-    let model = load_model(&a.model)?;
-    let mut rdr = open_csv(&a.data)?;
-    let headers = rdr.headers().with_context(|| format!("reading {}", a.data.display()))?.clone();
-    let lay = layout(&model, &headers, &a.data, true)?;
+/// Metrics of `model` on a CSV that has the target column (`churn evaluate`, the registry's
+/// quality gate).
+pub fn metrics_on(model: &Model, path: &Path) -> Result<Metrics> {
+    let mut rdr = open_csv(path)?;
+    let headers = rdr.headers().with_context(|| format!("reading {}", path.display()))?.clone();
+    let lay = layout(model, &headers, path, true)?;
     let target = &model.schema().target;
     let (mut p, mut y) = (Vec::new(), Vec::new());
     let mut x = vec![0.0; model.n_features()];
     for rec in rdr.byte_records() {
-        let rec = rec.with_context(|| format!("reading {}", a.data.display()))?;
-        encode(&model, &lay, &rec, &mut x).map_err(|e| anyhow!("{}: {e}", a.data.display()))?;
+        let rec = rec.with_context(|| format!("reading {}", path.display()))?;
+        encode(model, &lay, &rec, &mut x).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let label = text(&rec, lay.target.expect("checked by layout"));
         let label = label.trim();
         y.push(if label == target.positive {
@@ -124,7 +125,7 @@ pub fn evaluate(a: EvaluateArgs) -> Result<()> {
         } else {
             bail!(
                 "{} line {}: target {} is {label:?}, expected {:?} or {:?}",
-                a.data.display(),
+                path.display(),
                 line(&rec),
                 target.column,
                 target.positive,
@@ -134,9 +135,14 @@ pub fn evaluate(a: EvaluateArgs) -> Result<()> {
         p.push(model.probability(&x));
     }
     if p.is_empty() {
-        bail!("{} has no data rows", a.data.display());
+        bail!("{} has no data rows", path.display());
     }
-    let m = Metrics::compute(&p, &y, model.policy().threshold);
+    Ok(Metrics::compute(&p, &y, model.policy().threshold))
+}
+
+pub fn evaluate(a: EvaluateArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let m = metrics_on(&model, &a.data)?;
     if a.json {
         let out = json!({
             "rows": m.rows, "roc_auc": m.roc_auc, "pr_auc": m.pr_auc, "accuracy": m.accuracy,

@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 fn train(data: &Path, dir: &Path, extra: &[&str]) -> Model {
     let out = dir.join("model.bin");
     let run = Command::new(env!("CARGO_BIN_EXE_churn"))
-        .args(["train", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"])
+        .args(["train", "--no-registry", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"])
         .args(extra)
         .output()
         .expect("churn runs");

@@ -12,7 +12,7 @@ const pkg = new URL("../pkg/", import.meta.url);
 let models = process.argv.slice(2);
 if (models.length === 0) {
   const big = new URL("build/bench/rf300-depth10.bin", root).pathname;
-  execFileSync(new URL("target/release/churn", root).pathname, ["train", "--data", new URL("data/telco_train.csv", root).pathname,
+  execFileSync(new URL("target/release/churn", root).pathname, ["train", "--no-registry", "--data", new URL("data/telco_train.csv", root).pathname,
     "--out", big, "--test-fraction", "0", "--trees", "300", "--max-depth", "10", "--min-samples-leaf", "1", "--json"]);
   models = [new URL("www/worker/model.bin", root).pathname, big];
 }
