@@ -14,7 +14,9 @@ if [ "$("$VENV/bin/mlflow" --version 2>/dev/null | awk '{print $NF}')" != "$MLFL
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION"
 fi
-cargo build --release -q -p trainer
+# scripts/test.sh has just built target/release/churn with `cargo test --workspace`; building it
+# again with `-p trainer` would recompile polars (other feature unification), minutes for nothing.
+[ "${CHURN_BUILT:-}" = 1 ] || cargo build --release -q -p trainer
 
 WORK="$PWD/build/mlflow-test"
 rm -rf "$WORK"

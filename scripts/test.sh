@@ -10,6 +10,7 @@ bash scripts/setup.sh
 
 echo "== native: unit, property and CLI tests (release build, one warm target/)"
 cargo test --release --workspace
+export CHURN_BUILT=1   # target/release/churn is now current (see scripts/test-mlflow.sh)
 
 echo "== MLflow: churn train/promote/rollback against a real mlflow server on loopback (scripts/test-mlflow.sh)"
 bash scripts/test-mlflow.sh
