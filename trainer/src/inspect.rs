@@ -1,7 +1,7 @@
 //! `churn inspect`: what is inside a model file.
 
 use anyhow::Result;
-use inference_wasm::{FieldKind, NodeView};
+use inference_wasm::{FieldKind, Missing, NodeView};
 use serde_json::{json, Value as Json};
 
 use crate::cli::InspectArgs;
@@ -75,10 +75,16 @@ pub fn run(a: InspectArgs) -> Result<()> {
     for (i, f) in s.fields.iter().enumerate() {
         let imp = c.importances.get(i).copied().unwrap_or(0.0);
         match &f.kind {
-            FieldKind::Numeric(n) => println!(
-                "  {:<18} numeric      range {} to {}, missing -> {:?}   importance {imp:.3}",
-                f.name, n.min, n.max, n.missing
-            ),
+            FieldKind::Numeric(n) => {
+                let missing = match n.missing {
+                    Missing::Replace(v) => format!("blank -> {v}"),
+                    Missing::Error => "blank is an error".to_string(),
+                };
+                println!(
+                    "  {:<18} numeric      range {} to {}, {missing}   importance {imp:.3}",
+                    f.name, n.min, n.max
+                )
+            }
             FieldKind::Categorical(k) => println!(
                 "  {:<18} categorical  {} levels: {}   importance {imp:.3}",
                 f.name,
