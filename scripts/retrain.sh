@@ -25,7 +25,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$data" ] && [ -n "$eval" ] || { echo "retrain: --data NEW.csv and --eval HELDOUT.csv are required" >&2; exit 2; }
-cargo build --release -q -p trainer
+# (scripts/test.sh sets CHURN_BUILT=1: its `cargo test` has just built the binary.)
+[ "${CHURN_BUILT:-}" = 1 ] || cargo build --release -q -p trainer
 churn=target/release/churn
 mkdir -p build
 
