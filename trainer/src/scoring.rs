@@ -194,10 +194,13 @@ pub fn score(a: ScoreArgs) -> Result<()> {
             id_name.as_deref().unwrap_or("")
         );
     }
-    let to_stdout = a.out.as_os_str() == "-";
+    // "-" and devices such as /dev/null are written in place; a file through a temp + rename.
+    let to_stdout = a.out.as_os_str() == "-" || crate::output::is_special(&a.out);
     let tmp = a.out.with_extension("csv.partial.tmp");
-    let sink: Box<dyn Write> = if to_stdout {
+    let sink: Box<dyn Write> = if a.out.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
+    } else if to_stdout {
+        Box::new(File::create(&a.out).with_context(|| format!("opening {}", a.out.display()))?)
     } else {
         Box::new(File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?)
     };
