@@ -11,14 +11,15 @@ pub fn load_model(path: &Path) -> Result<Model> {
     Model::from_bytes(&bytes).with_context(|| format!("loading model {}", path.display()))
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
-/// reader never sees half a file and a crash leaves the old file (or none) in place.
 /// True when `path` exists and is not a regular file (a device such as /dev/null, a FIFO):
 /// such a target is written in place, never replaced by a rename.
 pub fn is_special(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| !m.is_file())
 }
 
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// reader never sees half a file and a crash leaves the old file (or none) in place.
+/// A device (see [`is_special`]) is written in place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if is_special(path) {
         return std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()));

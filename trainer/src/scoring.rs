@@ -195,11 +195,11 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         );
     }
     // "-" and devices such as /dev/null are written in place; a file through a temp + rename.
-    let to_stdout = a.out.as_os_str() == "-" || crate::output::is_special(&a.out);
+    let in_place = a.out.as_os_str() == "-" || crate::output::is_special(&a.out);
     let tmp = a.out.with_extension("csv.partial.tmp");
     let sink: Box<dyn Write> = if a.out.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
-    } else if to_stdout {
+    } else if in_place {
         Box::new(File::create(&a.out).with_context(|| format!("opening {}", a.out.display()))?)
     } else {
         Box::new(File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?)
@@ -314,14 +314,14 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     result?;
     if let Some(e) = first_error {
         drop(out);
-        if !to_stdout {
+        if !in_place {
             let _ = std::fs::remove_file(&tmp);
         }
         bail!("{}: {e} (use --on-error skip to score the other rows)", a.data.display());
     }
     out.flush()?;
     drop(out);
-    if !to_stdout {
+    if !in_place {
         std::fs::rename(&tmp, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     }
     if failed > 0 {
