@@ -82,6 +82,9 @@ async function readBody(request, limit) {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge();
   if (request.body === null) return new Uint8Array(0);
+  // With a Content-Length within the limit the runtime delivers exactly that many bytes, so the
+  // body is read in one call (no reader, no chunk list: fewer objects per request for the GC).
+  if (declared !== null && /^[0-9]+$/.test(declared)) return new Uint8Array(await request.arrayBuffer());
   const reader = request.body.getReader();
   const chunks = [];
   let total = 0;
@@ -95,6 +98,7 @@ async function readBody(request, limit) {
     }
     chunks.push(value);
   }
+  if (chunks.length === 1) return chunks[0];
   const body = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
@@ -103,6 +107,9 @@ async function readBody(request, limit) {
   }
   return body;
 }
+
+// One strict UTF-8 decoder per isolate: decode() without `stream` keeps no state between calls.
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The JSON body. As the seed's FastAPI service did, a request without Content-Type is read as
@@ -119,7 +126,7 @@ async function readJson(request, config) {
   const bytes = await readBody(request, config.maxBodyBytes);
   let text;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new HttpError(400, "request body is not valid UTF-8", [{ field: "body", message: "not valid UTF-8" }]);
   }
@@ -131,8 +138,11 @@ async function readJson(request, config) {
   }
 }
 
+const NO_OPTIONS = Object.freeze({ explain: false, raw: false, top: 5 });
+
 /** `?explain=true[&top=K]` and `?raw=true`. */
 function readOptions(url) {
+  if (url.search === "") return NO_OPTIONS; // no URLSearchParams object for a plain request
   const flag = (name) => {
     const v = url.searchParams.get(name);
     if (v === null || v === "false" || v === "0") return false;
