@@ -70,8 +70,8 @@ export async function freePort() {
   });
 }
 
-/** PIDs of the process group's members whose command is workerd. */
-function workerdPids(pgid) {
+/** `[pid, comm, cmdline]` of every process in the process group `pgid`. */
+export function groupMembers(pgid) {
   const out = [];
   for (const pid of readdirSync("/proc")) {
     if (!/^[0-9]+$/.test(pid)) continue;
@@ -79,12 +79,18 @@ function workerdPids(pgid) {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (Number(fields[2]) !== pgid) continue; // field 5 of stat: process group
-      if (stat.includes("(workerd)")) out.push(Number(pid));
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      out.push([Number(pid), comm, readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ")]);
     } catch {
       // process went away
     }
   }
   return out;
+}
+
+/** PIDs of the process group's members whose command is workerd. */
+function workerdPids(pgid) {
+  return groupMembers(pgid).filter(([, comm]) => comm === "workerd").map(([pid]) => pid);
 }
 
 /** Resident set size of a process in kB (VmRSS), or null when it is gone. */
@@ -152,6 +158,7 @@ export async function startWorker({ config = CONFIG, vars = {}, port, timeoutMs 
     log: () => output,
     workerdPid: () => workerdPids(child.pid)[0] ?? null,
     workerdPids: () => workerdPids(child.pid),
+    groupPids: () => groupMembers(child.pid),
     stop,
   };
 }

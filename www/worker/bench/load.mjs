@@ -5,23 +5,35 @@
 // customers/s). Every run is bounded (-d, default 10 s); the figure is the median of REPS runs.
 //
 //   cd www && npm run build && npm run worker:bench          # REPS=3 DURATION=10s by default
-//   REPS=1 DURATION=5s npm run worker:bench                    # quicker look
+//   REPS=1 DURATION=5s TARGETS=1,3 npm run worker:bench       # quicker look, some servers only
 //
 // Four servers, one after another: the Worker under `wrangler dev --local` (the documented local
 // run; requests pass wrangler's dev proxy), its bundle on a bare `workerd serve` (self-hosted,
 // worker/selfhost.mjs), the same Worker on workerd through Miniflare's Node API, and an empty
-// Worker under `wrangler dev` (the ceiling of the dev stack on this machine). TARGETS=0,1 picks.
-// wrk and workerd share the machine's cores, so the figures are for both on the same box.
+// Worker under `wrangler dev` and on bare workerd (what the dev stack and the runtime cost with
+// no Worker code at all). TARGETS=0,1 picks.
+// wrk and the servers share the machine's cores. Besides wrk's figures, each row gives the CPU
+// time every server process spent per request (utime+stime from /proc over the run, divided by
+// the requests wrk completed): that says where a request's time goes whatever else the machine
+// is doing. Notes on reading wrk's latency: wrk 4 "corrects" its latency histogram for
+// coordinated omission (src/wrk.c calls stats_correct with the mean interval per connection), so
+// a pause of the server of S ms adds samples spread over 0..S ms as if requests had kept arriving
+// at the mean rate: its p99 is mostly the share of time the server was paused (GC, the scheduler),
+// not what 99 % of the answered requests took. worker/bench/stalls.mjs measures those pauses.
+// Batch bodies: the golden cases as read from CSV (every cell a string, numbers too) and the same
+// customers with the numeric fields as JSON numbers (as in the README's curl example and as a
+// client with a typed model sends them).
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { startWorker, startMiniflare, freePort, BUILD } from "../dev-server.mjs";
 import { buildSelfHosted, WORKERD } from "../selfhost.mjs";
 import { cases } from "../../test/golden.mjs";
 
 const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-// Request logging in wrangler dev goes through Node for every request: off, as in production.
-process.env.WRANGLER_LOG_LEVEL ??= "error";
+// At wrangler's default log level every request is logged through Node (a loopback round trip
+// per request): `--log-level warn`, as `npm run worker:dev` uses.
+process.env.WRANGLER_LOG_LEVEL ??= "warn";
 const REPS = Number(process.env.REPS ?? 3);
 const DURATION = process.env.DURATION ?? "10s";
 const dir = path.join(BUILD, "bench");
@@ -62,7 +74,7 @@ const median = (xs) => {
 };
 
 function runWrk(url, lua, connections) {
-  const threads = Math.min(2, connections);
+  const threads = Math.min(Number(process.env.WRK_THREADS ?? 2), connections);
   const args = ["-t", String(threads), "-c", String(connections), "-d", DURATION, "--timeout", "5s", "--latency", "-s", lua, url];
   const r = spawnSync("wrk", args, { encoding: "utf8", timeout: 120_000 });
   if (r.status !== 0) throw new Error(`wrk ${args.join(" ")} failed: ${r.stderr || r.error}`);
@@ -71,14 +83,23 @@ function runWrk(url, lua, connections) {
 
 const one = luaFor("predict", cases[1]);
 const batch = luaFor("batch1000", { customers: cases.slice(0, 1000) });
+// The same 1,000 customers with the model's numeric fields as JSON numbers (a blank stays "").
+const numeric = ["SeniorCitizen", "tenure", "MonthlyCharges", "TotalCharges"];
+const typed = cases.slice(0, 1000).map((c) => {
+  const o = { ...c };
+  for (const k of numeric) if (o[k].trim() !== "") o[k] = Number(o[k]);
+  return o;
+});
+const batchTyped = luaFor("batch1000-numbers", { customers: typed });
 const predictPlan = [
   ["/predict", one, 1, 1],
   ["/predict", one, 16, 1],
   ["/predict", one, 64, 1],
 ];
 const batchPlan = [
-  ["/batch_predict (1,000 customers)", batch, 1, 1000],
-  ["/batch_predict (1,000 customers)", batch, 4, 1000],
+  ["/batch_predict (1,000 customers, strings)", batch, 1, 1000],
+  ["/batch_predict (1,000 customers, numbers)", batchTyped, 1, 1000],
+  ["/batch_predict (1,000 customers, numbers)", batchTyped, 4, 1000],
 ];
 // An empty Worker (reads the body, answers a small JSON) under the same `wrangler dev`: the
 // ceiling of the local dev stack itself on this machine, to read the churn figures against.
@@ -87,24 +108,78 @@ mkdirSync(emptyDir, { recursive: true });
 writeFileSync(path.join(emptyDir, "index.js"), 'export default { async fetch(r) { const b = await r.text(); return Response.json({ bytes: b.length }); } };\n');
 writeFileSync(path.join(emptyDir, "wrangler.toml"), 'name = "empty"\nmain = "index.js"\ncompatibility_date = "2026-04-01"\n');
 // The churn Worker bundle on a bare `workerd serve` (self-hosted, no dev tooling in the path).
-async function startBare() {
+async function startBare(config) {
   const port = await freePort();
-  const child = spawn(WORKERD, ["serve", await buildSelfHosted({ port })], { detached: true, stdio: "ignore" });
+  const child = spawn(WORKERD, ["serve", await config(port)], { detached: true, stdio: "ignore" });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     try {
-      if ((await fetch(url + "/health")).ok) break;
+      if ((await fetch(url + "/health")).status < 500) break;
     } catch {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return { url, stop: async () => process.kill(-child.pid, "SIGKILL") };
+  return { url, pids: () => [["workerd", child.pid]], stop: async () => process.kill(-child.pid, "SIGKILL") };
 }
+function emptyBareConfig(port) {
+  const d = path.join(dir, "empty-bare");
+  mkdirSync(d, { recursive: true });
+  writeFileSync(path.join(d, "index.js"), readFileSync(path.join(emptyDir, "index.js")));
+  writeFileSync(path.join(d, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "empty", worker = .w)],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "empty")],
+);
+const w :Workerd.Worker = (modules = [(name = "index.js", esModule = embed "index.js")], compatibilityDate = "2026-04-01");
+`);
+  return path.join(d, "config.capnp");
+}
+
+/** The processes of `wrangler dev`: its Node process, the dev proxy's workerd, the Worker's workerd. */
+function devPids(w) {
+  const port = new URL(w.url).port;
+  return w.groupPids().flatMap(([pid, comm, cmdline]) => {
+    if (comm === "workerd") return [[cmdline.includes(`--socket-addr=entry=127.0.0.1:${port}`) ? "workerd (dev proxy)" : "workerd (Worker)", pid]];
+    if (cmdline.includes("wrangler-dist/cli.js")) return [["node (wrangler)", pid]];
+    return [];
+  });
+}
+/** workerd children of this process (Miniflare's). */
+function childWorkerd() {
+  return readdirSync("/proc").filter((p) => /^[0-9]+$/.test(p)).flatMap((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return stat.includes("(workerd)") && Number(f[1]) === process.pid ? [["workerd", Number(p)]] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+/** utime+stime of a process in ms (0 when it is gone). */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
 const targets = [
-  ["wrangler dev --local", () => startWorker(), [...predictPlan, ...batchPlan]],
-  ["bare workerd (selfhost.mjs)", startBare, [...predictPlan, ...batchPlan]],
-  ["workerd via Miniflare (no dev proxy)", () => startMiniflare(), [...predictPlan, ...batchPlan]],
-  ["empty Worker, wrangler dev --local (ceiling)", () => startWorker({ config: path.join(emptyDir, "wrangler.toml") }), predictPlan.slice(1)],
+  ["wrangler dev --local", async () => {
+    const w = await startWorker();
+    return { ...w, pids: () => devPids(w) };
+  }, [...predictPlan, ...batchPlan]],
+  ["bare workerd (selfhost.mjs)", () => startBare((port) => buildSelfHosted({ port })), [...predictPlan, ...batchPlan]],
+  ["workerd via Miniflare (no dev proxy)", async () => ({ ...(await startMiniflare()), pids: childWorkerd }), [...predictPlan, ...batchPlan]],
+  ["empty Worker, wrangler dev --local (ceiling)", async () => {
+    const w = await startWorker({ config: path.join(emptyDir, "wrangler.toml") });
+    return { ...w, pids: () => devPids(w) };
+  }, predictPlan.slice(1)],
+  ["empty Worker, bare workerd", () => startBare(emptyBareConfig), predictPlan.slice(1)],
 ];
 const only = process.env.TARGETS; // e.g. TARGETS=0 for wrangler dev only
 const rows = [];
@@ -116,7 +191,13 @@ for (const [ti, [target, start, plan]] of targets.entries()) {
   runWrk(`${w.url}/predict`, one.file, 4);
   for (const [name, lua, c, perRequest] of plan) {
     const url = w.url + name.split(" ")[0];
-    const runs = Array.from({ length: REPS }, () => runWrk(url, lua.file, c));
+    const procs = w.pids();
+    const runs = Array.from({ length: REPS }, () => {
+      const before = procs.map(([, pid]) => cpuMs(pid));
+      const r = runWrk(url, lua.file, c);
+      r.cpu = procs.map(([, pid], i) => (cpuMs(pid) - before[i]) / r.requests);
+      return r;
+    });
     const row = {
       target,
       endpoint: name,
@@ -130,6 +211,8 @@ for (const [ti, [target, start, plan]] of targets.entries()) {
       non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
       timeouts: runs.reduce((s, r) => s + r.timeouts, 0),
       requests: runs.reduce((s, r) => s + r.requests, 0),
+      // CPU ms per request of each server process, median over the runs.
+      cpu_ms: procs.map(([label], i) => [label, median(runs.map((r) => r.cpu[i]))]),
     };
     rows.push(row);
     console.error(JSON.stringify(row));
@@ -139,11 +222,17 @@ for (const [ti, [target, start, plan]] of targets.entries()) {
   }
 }
 
-console.log(`\nwrk on 127.0.0.1, ${DURATION} per run, median of ${REPS} run(s); load average before: ${loadBefore}\n`);
-console.log("| server | endpoint | connections | req/s | customers/s | p50 | p99 | errors (all runs) |");
-console.log("|---|---|---:|---:|---:|---:|---:|---:|");
+const loadAfter = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+console.log(`\nwrk on 127.0.0.1, ${DURATION} per run, median of ${REPS} run(s); load average before: ${loadBefore}, after: ${loadAfter}\n`);
+const cpuText = (r) => {
+  const total = r.cpu_ms.reduce((s, [, ms]) => s + ms, 0);
+  const fmt = (ms) => (ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3));
+  return r.cpu_ms.length > 1 ? `${fmt(total)} (${r.cpu_ms.map(([l, ms]) => `${l} ${fmt(ms)}`).join(", ")})` : fmt(total);
+};
+console.log("| server | endpoint | connections | req/s | customers/s | p50 | p99 (wrk) | server CPU ms per request | errors (all runs) |");
+console.log("|---|---|---:|---:|---:|---:|---:|---|---:|");
 for (const r of rows) {
-  console.log(`| ${r.target} | ${r.endpoint} | ${r.connections} | ${r.req_per_s.toLocaleString("en")} | ${r.customers_per_s.toLocaleString("en")} | ${r.p50_ms.toFixed(2)} ms | ${r.p99_ms.toFixed(2)} ms | ${r.errors} of ${r.requests.toLocaleString("en")}${r.errors ? ` (${r.non2xx} non-2xx, ${r.timeouts} timeouts > 5 s)` : ""} |`);
+  console.log(`| ${r.target} | ${r.endpoint} | ${r.connections} | ${r.req_per_s.toLocaleString("en")} | ${r.customers_per_s.toLocaleString("en")} | ${r.p50_ms.toFixed(2)} ms | ${r.p99_ms.toFixed(2)} ms | ${cpuText(r)} | ${r.errors} of ${r.requests.toLocaleString("en")}${r.errors ? ` (${r.non2xx} non-2xx, ${r.timeouts} timeouts > 5 s)` : ""} |`);
 }
 if (rows.some((r) => r.errors > 0)) {
   console.error("errors seen: see the table");
