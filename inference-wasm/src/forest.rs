@@ -57,6 +57,10 @@ fn invalid(msg: impl Into<String>) -> ForestError {
 /// the loader build an arbitrarily large table.
 pub const MAX_NODES: usize = 16 << 20;
 
+/// Deepest tree the format accepts (splits from the root to a leaf); the trainer allows 64.
+/// Bounds the scratch space of an explanation.
+pub const MAX_DEPTH: usize = 256;
+
 impl Forest {
     /// Lays trees out in the compact form. Fails if a value is not an exact ratio of counts
     /// (so the stored forest could not reproduce it bit for bit) or the tree is malformed.
@@ -226,8 +230,13 @@ impl Forest {
             start += size;
         }
         let base_value = roots.iter().map(|&r| values[r as usize]).sum::<f64>() / roots.len() as f64;
-        let mut forest = CompiledForest { nodes, values, roots, depths: Vec::new(), n_features: nf, base_value };
+        let mut forest =
+            CompiledForest { nodes, values, roots, depths: Vec::new(), max_depth: 0, n_features: nf, base_value };
         forest.depths = (0..forest.roots.len()).map(|t| forest.tree_depth(t)).collect();
+        forest.max_depth = forest.depths.iter().copied().max().unwrap_or(0) as usize;
+        if let Some(t) = forest.depths.iter().position(|&d| d as usize > MAX_DEPTH) {
+            return Err(invalid(format!("tree {t} is {} deep (at most {MAX_DEPTH})", forest.depths[t])));
+        }
         Ok(forest)
     }
 }
@@ -281,11 +290,17 @@ impl Node {
     /// The child `x` goes to (itself for a leaf).
     #[inline(always)]
     fn next(&self, index: usize, x: &[f64]) -> usize {
-        if x[self.feature as usize] <= self.threshold {
-            index + 1
-        } else {
-            self.right as usize
-        }
+        self.route(index, x[self.feature as usize])
+    }
+
+    /// The child a feature value `v` goes to, without a branch: which way a row goes is as good
+    /// as random to the CPU's predictor, and a mispredicted jump costs more than the whole step.
+    #[inline(always)]
+    fn route(&self, index: usize, v: f64) -> usize {
+        let left = index + 1;
+        // All ones when `v` goes right, zero when it goes left.
+        let right_mask = ((v <= self.threshold) as usize).wrapping_sub(1);
+        left ^ ((left ^ self.right as usize) & right_mask)
     }
 }
 
@@ -301,6 +316,8 @@ pub struct CompiledForest {
     roots: Vec<u32>,
     /// Deepest leaf of each tree (root = 0): steps that bring any row to its leaf.
     depths: Vec<u32>,
+    /// The largest of `depths`.
+    max_depth: usize,
     n_features: usize,
     base_value: f64,
 }
@@ -409,8 +426,7 @@ impl CompiledForest {
                 for _ in 0..depth {
                     for (k, i) in at.iter_mut().enumerate() {
                         let n = self.nodes[*i];
-                        let x = matrix[(base + k) * nf + n.feature as usize];
-                        *i = if x <= n.threshold { *i + 1 } else { n.right as usize };
+                        *i = n.route(*i, matrix[(base + k) * nf + n.feature as usize]);
                     }
                 }
                 for (a, &i) in acc.iter_mut().zip(at.iter()) {
@@ -430,22 +446,34 @@ impl CompiledForest {
     pub fn contributions(&self, x: &[f64], out: &mut [f64]) -> f64 {
         out.fill(0.0);
         let mut sum = 0.0;
-        let mut at = [0usize; LANES];
+        // paths[step * LANES + lane]: the node lane `lane` is at before step `step` (its root
+        // first); filled by one lockstep walk, so no tree is walked twice.
+        let mut paths = vec![0usize; (self.max_depth + 1) * LANES];
         for first in (0..self.roots.len()).step_by(LANES) {
-            // The lockstep walk finds the leaves and brings the paths into cache; the walks
-            // below, one tree at a time and in order (the order of the additions), find the
-            // nodes there.
-            let at = &mut at[..(self.roots.len() - first).min(LANES)];
-            self.leaves(first, x, at);
-            for (&root, &leaf) in self.roots[first..].iter().zip(at.iter()) {
-                sum += self.values[leaf];
-                let mut i = root as usize;
-                while i != leaf {
-                    let n = self.nodes[i];
-                    let next = n.next(i, x);
-                    out[n.feature as usize] += self.values[next] - self.values[i];
+            let lanes = (self.roots.len() - first).min(LANES);
+            let mut depth = 0;
+            for j in 0..lanes {
+                paths[j] = self.roots[first + j] as usize;
+                depth = depth.max(self.depths[first + j] as usize);
+            }
+            for step in 0..depth {
+                let (now, then) = paths[step * LANES..].split_at_mut(LANES);
+                for j in 0..lanes {
+                    then[j] = self.nodes[now[j]].next(now[j], x);
+                }
+            }
+            // Trees in order, each path from the root down: the order of the additions.
+            for j in 0..lanes {
+                let mut i = paths[j];
+                for step in 1..=depth {
+                    let next = paths[step * LANES + j];
+                    if next == i {
+                        break;
+                    }
+                    out[self.nodes[i].feature as usize] += self.values[next] - self.values[i];
                     i = next;
                 }
+                sum += self.values[i];
             }
         }
         let count = self.roots.len() as f64;
@@ -480,8 +508,7 @@ impl CompiledForest {
     /// Number of nodes, leaves, and the deepest leaf's depth (root = 0).
     pub fn shape(&self) -> (usize, usize, usize) {
         let leaves = self.nodes.iter().enumerate().filter(|(i, n)| n.is_leaf(*i)).count();
-        let depth = self.depths.iter().copied().max().unwrap_or(0);
-        (self.nodes.len(), leaves, depth as usize)
+        (self.nodes.len(), leaves, self.max_depth)
     }
 
     fn tree_depth(&self, t: usize) -> u32 {
@@ -619,6 +646,40 @@ mod tests {
         assert_eq!(p, 0.75);
         assert!((out[0] - 0.1).abs() < 1e-15 && (out[1] - 0.25).abs() < 1e-15);
         assert!((c.base_value() + out[0] + out[1] - p).abs() <= 1e-12);
+    }
+
+    /// A chain: every split's right child is a leaf, `depth` splits deep.
+    fn chain(depth: usize) -> Vec<BuildNode> {
+        let mut t = Vec::new();
+        for d in 0..depth {
+            t.push(BuildNode::Split { feature: 0, threshold: d as f64, value: 0.5, left: 2 * d + 2, right: 2 * d + 1 });
+            t.push(BuildNode::Leaf { value: 0.25 });
+        }
+        t.push(BuildNode::Leaf { value: 0.75 });
+        t
+    }
+
+    #[test]
+    fn deep_trees_score_and_explain_up_to_the_limit() {
+        let c = Forest::build(1, &[chain(MAX_DEPTH), small_tree_1f()]).unwrap().compile().unwrap();
+        assert_eq!(c.shape().2, MAX_DEPTH);
+        let x = [-1.0]; // left at every split: the deepest leaf
+        let mut out = [0.0];
+        let p = c.contributions(&x, &mut out);
+        assert_eq!(p.to_bits(), c.probability(&x).to_bits());
+        assert_eq!(p, (0.75 + 1.0) / 2.0);
+        assert!((c.base_value() + out[0] - p).abs() <= 1e-12);
+        let e = Forest::build(1, &[chain(MAX_DEPTH + 1)]).unwrap().compile().unwrap_err();
+        assert_eq!(e.to_string(), format!("forest: tree 0 is {} deep (at most {MAX_DEPTH})", MAX_DEPTH + 1));
+    }
+
+    /// x0 <= 300 ? 1 : 0, root value 1/2.
+    fn small_tree_1f() -> Vec<BuildNode> {
+        vec![
+            BuildNode::Split { feature: 0, threshold: 300.0, value: 0.5, left: 1, right: 2 },
+            BuildNode::Leaf { value: 1.0 },
+            BuildNode::Leaf { value: 0.0 },
+        ]
     }
 
     #[test]
