@@ -17,6 +17,9 @@ pub enum Value<'a> {
     Number(f64),
     /// A string: a CSV cell, a JSON string.
     Text(&'a str),
+    /// A categorical field's level by its index in the schema, for callers that matched the
+    /// level's exact text themselves (the JS bindings do, with maps built from the schema).
+    Level(u32),
     /// Anything else (an object, an array, a function...), named for the error message.
     Other(&'static str),
 }
@@ -105,6 +108,7 @@ pub(crate) fn describe(v: &Value<'_>) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Number(x) => format_number(*x),
         Value::Text(s) => quote(s),
+        Value::Level(k) => format!("level {k}"),
         Value::Other(kind) => (*kind).to_string(),
     }
 }
