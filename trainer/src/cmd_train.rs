@@ -20,6 +20,7 @@ const ROC_POINTS: usize = 101;
 
 pub fn run(a: TrainArgs) -> Result<()> {
     let started = Instant::now();
+    let mut spans = Spans::new(started);
     let policy = RiskPolicy { threshold: a.threshold, high: a.high, medium: a.medium, decimals: a.decimals };
     policy.validate().map_err(|m| {
         anyhow::anyhow!(
@@ -40,8 +41,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
 
     let bytes = std::fs::read(&a.data).with_context(|| format!("reading {}", a.data.display()))?;
     let data_sha256 = hex(&Sha256::digest(&bytes));
+    spans.mark("read+sha256");
     let table = Table::read(&a.data, bytes)?;
     let n = table.rows();
+    spans.mark("csv parse");
 
     // Labels first (the split is stratified on them), then the schema from training rows only.
     let sel = Selection {
@@ -53,6 +56,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         unknown_most_frequent: a.unknown_category == UnknownArg::MostFrequent,
     };
     let plan = data::plan(&table, &sel, |labels| data::stratified_test_rows(labels, a.test_fraction, a.seed))?;
+    spans.mark("plan");
     let (schema, labels, is_test) = (plan.schema, plan.labels, plan.is_test);
     let nf = schema.fields.len();
     let train_rows: Vec<usize> = (0..n).filter(|&r| !is_test[r]).collect();
@@ -78,6 +82,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     let x_train: Vec<f64> = train_rows.iter().flat_map(|&r| x[r * nf..(r + 1) * nf].iter().copied()).collect();
     let y_train: Vec<bool> = train_rows.iter().map(|&r| labels[r]).collect();
+    spans.mark("encode");
 
     let mtry = a.mtry.map_or(((nf as f64).sqrt().floor() as usize).max(1), |m| m as usize);
     if mtry == 0 || mtry > nf {
@@ -97,7 +102,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
             .expect("static template"),
     );
     let fit_started = Instant::now();
-    let trained = train::train(&x_train, nf, &y_train, &params, threads(a.threads), &|k| bar.set_position(k as u64))?;
+    let trained =
+        train::train(&x_train, nf, &y_train, &params, threads(a.threads), &|k| bar.set_position(k as u64), &mut spans)?;
     bar.finish_and_clear();
     let fit_seconds = fit_started.elapsed().as_secs_f64();
 
@@ -142,9 +148,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
         artifact.card.test_metrics = Some(Metrics::compute(&p, &y, artifact.policy.threshold));
         artifact.card.roc = roc_curve(&p, &y, ROC_POINTS);
     }
+    spans.mark("card");
     let bytes = artifact.to_bytes();
     // What we write must load.
     let model = Model::from_bytes(&bytes).context("internal: the written model does not load")?;
+    spans.mark("to/from bytes");
 
     let gate = match (a.min_auc, &artifact.card.test_metrics) {
         (Some(min), Some(m)) if !(m.roc_auc >= min) => Some(format!(
@@ -156,6 +164,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if gate.is_none() {
         write_atomic(&a.out, &bytes)?;
     }
+    spans.mark("write");
     let (nodes, leaves, depth) = model.forest().shape();
     let seconds = started.elapsed().as_secs_f64();
     // The run goes to the registry (and MLflow) whether or not the gate passed: nothing is lost.
@@ -190,6 +199,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
             r.print();
         }
     }
+    spans.mark("registry+print");
     let mlflow_error = recorded.and_then(|r| r.mlflow_error.map(|e| (e, r.run_id, r.version)));
     match (gate, mlflow_error) {
         (Some(msg), Some((e, ..))) => {
@@ -240,6 +250,33 @@ fn print_summary(
     let top: Vec<String> = imp.iter().take(5).map(|(i, v)| format!("{} {:.3}", s.fields[*i].name, v)).collect();
     println!("{:<22}{}", "top importances", top.join(", "));
     println!("{:<22}{seconds:.2} s (forest {fit_seconds:.2} s)", "time");
+}
+
+/// Wall-clock spans of `churn train`, printed on stderr when `CHURN_TIMINGS` is set (a
+/// diagnostic for bench/train.sh; nothing is timed otherwise).
+pub struct Spans {
+    on: bool,
+    started: Instant,
+    last: Instant,
+}
+
+impl Spans {
+    fn new(started: Instant) -> Spans {
+        Spans { on: std::env::var_os("CHURN_TIMINGS").is_some(), started, last: started }
+    }
+
+    /// Ends the span that began at the previous mark.
+    pub fn mark(&mut self, what: &str) {
+        if self.on {
+            let now = Instant::now();
+            eprintln!(
+                "timing {what:<16} {:8.2} ms  (at {:8.2} ms)",
+                (now - self.last).as_secs_f64() * 1e3,
+                (now - self.started).as_secs_f64() * 1e3
+            );
+            self.last = now;
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

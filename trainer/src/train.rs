@@ -20,6 +20,7 @@ use smartcore::ensemble::random_forest_regressor::{
 };
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
+use crate::cmd_train::Spans;
 use crate::data::SplitMix64;
 
 /// Training rows the exported forest is checked on against smartcore (evenly spread).
@@ -82,12 +83,17 @@ pub fn train(
     p: &ForestParams,
     threads: usize,
     progress: &(dyn Fn(usize) + Sync),
+    spans: &mut Spans,
 ) -> Result<Trained> {
     let rows = y.len();
     if rows < 2 {
         bail!("need at least 2 training rows, got {rows}");
     }
-    let matrix = DenseMatrix::new(rows, n_features, x.to_vec(), false)
+    // Column-major: smartcore's split search reads one feature of many rows at a time
+    // (`x[(row, j)]` for rows in sorted order), so a column is one contiguous block in cache.
+    // The values are the same, so the forest is too.
+    let by_column: Vec<f64> = (0..n_features).flat_map(|j| (0..rows).map(move |r| x[r * n_features + j])).collect();
+    let matrix = DenseMatrix::new(rows, n_features, by_column, true)
         .map_err(|e| anyhow!("building the training matrix: {e}"))?;
     let yf: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
     // The rows the export is checked on (smartcore's own predict is slow: all rows up to
@@ -98,6 +104,7 @@ pub fn train(
     let check = DenseMatrix::new(check_x.len() / n_features, n_features, check_x.clone(), false)
         .map_err(|e| anyhow!("building the check matrix: {e}"))?;
     let chunks = p.trees.div_ceil(CHUNK_TREES);
+    spans.mark("matrices");
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     type ChunkOut = (Vec<Vec<BuildNode>>, Vec<f64>, Vec<f64>);
@@ -117,6 +124,7 @@ pub fn train(
             });
         }
     });
+    spans.mark("fit+predict+read");
     let mut trees = Vec::with_capacity(p.trees);
     let mut predictions = Vec::with_capacity(chunks);
     let mut importances = vec![0.0; n_features];
@@ -133,7 +141,9 @@ pub fn train(
         importances.iter_mut().for_each(|v| *v /= total);
     }
     let forest = Forest::build(n_features as u32, &trees).context("converting the trees")?;
+    spans.mark("convert");
     verify(&forest, &check_x, n_features, &predictions, threads)?;
+    spans.mark("verify");
     Ok(Trained { forest, importances })
 }
 
