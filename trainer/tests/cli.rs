@@ -1,57 +1,12 @@
 //! End-to-end tests of the `churn` binary on the bundled data: train → inspect → evaluate →
 //! score, the golden fixture, and the bad-input matrix (each a clear message and exit code 2).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use std::path::Path;
+use std::process::Command;
 
-fn data(name: &str) -> String {
-    root().join("data").join(name).to_string_lossy().into_owned()
-}
-
-fn fixture(name: &str) -> String {
-    root().join("tests/fixtures").join(name).to_string_lossy().into_owned()
-}
-
-fn churn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_churn")).args(args).output().expect("churn runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = churn(args);
-    assert!(out.status.success(), "churn {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs and expects exit code `code` with `needle` in stderr.
-fn fails(args: &[&str], code: i32, needle: &str) -> String {
-    let out = churn(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "churn {args:?}: {err}");
-    assert!(err.contains(needle), "churn {args:?}: expected {needle:?} in: {err}");
-    err
-}
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
-}
-
-fn path(dir: &tempfile::TempDir, name: &str) -> String {
-    dir.path().join(name).to_string_lossy().into_owned()
-}
-
-fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
-    let p = path(dir, name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s).unwrap()
-}
+use common::*;
 
 #[test]
 fn train_inspect_evaluate_score_on_telco() {

@@ -1,14 +1,14 @@
 //! Explanations on real models (issue 7): additivity on every Telco row, the well-known drivers
 //! on Telco, and a synthetic file where one column alone decides the target.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use inference_wasm::{Model, Value};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+mod common;
+
+use common::root;
 
 /// Trains with the CLI defaults (plus `extra` flags) and loads the model with the core.
 fn train(data: &Path, dir: &Path, extra: &[&str]) -> Model {

@@ -6,45 +6,13 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+mod common;
 
-fn data(name: &str) -> String {
-    root().join("data").join(name).to_string_lossy().into_owned()
-}
-
-fn churn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_churn"))
-        .args(args)
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("CHURN_FAULT_PAUSE_MS")
-        .output()
-        .expect("churn runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = churn(args);
-    assert!(out.status.success(), "churn {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs and expects exit code `code` with `needle` in stderr; returns stdout + stderr.
-fn fails(args: &[&str], code: i32, needle: &str) -> String {
-    let out = churn(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "churn {args:?}: {err}");
-    assert!(err.contains(needle), "churn {args:?}: expected {needle:?} in: {err}");
-    format!("{}{err}", String::from_utf8_lossy(&out.stdout))
-}
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
+use common::*;
 
 struct Reg {
     _dir: tempfile::TempDir,
