@@ -217,9 +217,8 @@ impl Artifact {
                             return bad(format!("{}: unknown-category level {code} does not exist", f.name));
                         }
                     }
-                    let mut sorted: Vec<&String> = c.levels.iter().collect();
-                    sorted.sort();
-                    if sorted.windows(2).any(|w| w[0] == w[1]) {
+                    let sorted = crate::schema::level_order(&c.levels);
+                    if sorted.windows(2).any(|w| c.levels[w[0] as usize] == c.levels[w[1] as usize]) {
                         return bad(format!("{}: a level appears twice", f.name));
                     }
                 }

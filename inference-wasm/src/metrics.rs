@@ -45,9 +45,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 /// Indices sorted by descending probability (ties keep input order).
 fn by_score_desc(p: &[f64]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..p.len()).collect();
-    idx.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-    idx
+    crate::schema::order_by(p.len(), &|a, b| p[b].total_cmp(&p[a]))
 }
 
 impl Metrics {

@@ -4,10 +4,9 @@
 //! plus `details: [{field, message}]` for bad input. Nothing here panics on any input.
 
 use js_sys::{Array, Float64Array, JsString, Object, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::{Column, Field, FieldKind, InputError, Model, Risk, Value};
+use crate::{Column, Field, FieldKind, InputError, Metrics, Missing, Model, Risk, RocPoint, Unknown, Value};
 
 /// Strings longer than this are not copied into wasm memory: no level or number is that long.
 const MAX_TEXT: u32 = 4096;
@@ -35,6 +34,7 @@ export function readCustomer(obj, keys, levels, out) {
 export function result(p, prediction, risk, version) {
   return { churn_probability: p, churn_prediction: prediction, risk_level: risk, model_version: version };
 }
+export function put(o, k, v) { o[k] = v; }
 export function distinct(values) {
   const index = new Map(), codes = new Uint32Array(values.length), seen = [];
   for (let i = 0; i < values.length; i++) {
@@ -54,6 +54,12 @@ extern "C" {
     fn result(p: f64, prediction: &JsValue, risk: &JsValue, version: &JsValue) -> Object;
     /// `[codes: Uint32Array, values: Array]`: each distinct value once, and every element's index.
     fn distinct(values: &Array) -> Array;
+    /// `o[k] = v` (the views below are built key by key, in the order the README documents).
+    fn put(o: &Object, k: &str, v: &JsValue);
+    #[wasm_bindgen(js_name = put)]
+    fn put_number(o: &Object, k: &str, v: f64);
+    #[wasm_bindgen(js_name = put)]
+    fn put_text(o: &Object, k: &str, v: &str);
 }
 
 /// A churn model loaded from the bytes `churn train` wrote.
@@ -174,8 +180,81 @@ fn set(obj: &Object, key: &JsValue, value: &JsValue) {
     let _ = Reflect::set(obj, key, value);
 }
 
-fn to_js<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsError> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsError::new(&e.to_string()))
+/// A plain JS object for the JSON-like views (`schema`, `info`, `evaluate`), filled key by key.
+/// The shapes are the JSON the CLI prints for the same types (serde's field names and order).
+struct View(Object);
+
+impl View {
+    fn new() -> View {
+        View(Object::new())
+    }
+    fn value(self, k: &str, v: &JsValue) -> View {
+        put(&self.0, k, v);
+        self
+    }
+    fn number(self, k: &str, v: f64) -> View {
+        put_number(&self.0, k, v);
+        self
+    }
+    fn text(self, k: &str, v: &str) -> View {
+        put_text(&self.0, k, v);
+        self
+    }
+    /// A count as a JS number; like JSON for JS, refuses one that a double cannot hold exactly.
+    fn count(self, k: &str, v: u64) -> Result<View, JsError> {
+        if v > MAX_SAFE_INTEGER {
+            return Err(JsError::new(&format!("{v} can't be represented as a JavaScript number")));
+        }
+        Ok(self.number(k, v as f64))
+    }
+    fn metrics(self, m: &Metrics) -> Result<View, JsError> {
+        Ok(self
+            .count("rows", m.rows)?
+            .number("roc_auc", m.roc_auc)
+            .number("pr_auc", m.pr_auc)
+            .number("accuracy", m.accuracy)
+            .number("precision", m.precision)
+            .number("recall", m.recall)
+            .number("f1", m.f1)
+            .number("brier", m.brier)
+            .number("log_loss", m.log_loss)
+            .count("tp", m.tp)?
+            .count("fp", m.fp)?
+            .count("tn", m.tn)?
+            .count("fn", m.fn_)?)
+    }
+}
+
+impl From<View> for JsValue {
+    fn from(v: View) -> JsValue {
+        v.0.into()
+    }
+}
+
+/// `Number.MAX_SAFE_INTEGER`.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+fn texts<'a>(items: impl Iterator<Item = &'a str>) -> Array {
+    items.map(JsValue::from_str).collect()
+}
+
+fn numbers(items: &[f64]) -> Array {
+    items.iter().map(|&x| JsValue::from_f64(x)).collect()
+}
+
+/// `[{fpr, tpr, threshold}]`.
+fn roc_points(points: &[RocPoint]) -> Array {
+    points
+        .iter()
+        .map(|p| {
+            JsValue::from(
+                View::new()
+                    .number("fpr", p.fpr.into())
+                    .number("tpr", p.tpr.into())
+                    .number("threshold", p.threshold.into()),
+            )
+        })
+        .collect()
 }
 
 /// Why a customer was not scored.
@@ -453,32 +532,90 @@ impl ChurnModel {
     /// carry `min`/`max` seen in training and their `missing` rule; categorical fields their
     /// `levels` (in code order) and `unknown` rule.
     pub fn schema(&self) -> Result<JsValue, JsError> {
-        to_js(self.model.schema())
+        let s = self.model.schema();
+        let fields: Array = s
+            .fields
+            .iter()
+            .map(|f| {
+                let o = View::new().text("name", &f.name);
+                JsValue::from(match &f.kind {
+                    FieldKind::Numeric(n) => {
+                        let missing = match n.missing {
+                            Missing::Error => JsValue::from_str("error"),
+                            Missing::Replace(v) => View::new().number("replace", v).into(),
+                        };
+                        o.text("kind", "numeric")
+                            .value("missing", &missing)
+                            .number("min", n.min)
+                            .number("max", n.max)
+                            .value("integer", &JsValue::from_bool(n.integer))
+                    }
+                    FieldKind::Categorical(c) => {
+                        let unknown = match c.unknown {
+                            Unknown::Error => JsValue::from_str("error"),
+                            Unknown::AsLevel(code) => View::new().number("as_level", code.into()).into(),
+                        };
+                        o.text("kind", "categorical")
+                            .value("levels", &texts(c.levels.iter().map(String::as_str)))
+                            .value("unknown", &unknown)
+                    }
+                })
+            })
+            .collect();
+        let target = View::new()
+            .text("column", &s.target.column)
+            .text("positive", &s.target.positive)
+            .text("negative", &s.target.negative);
+        Ok(View::new()
+            .value("fields", &fields)
+            .value("id_column", &s.id_column.as_deref().map_or(JsValue::NULL, JsValue::from_str))
+            .value("target", &target.into())
+            .into())
     }
 
     /// The model card plus policy and sizes.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        #[derive(Serialize)]
-        struct Info<'a> {
-            #[serde(flatten)]
-            card: &'a crate::ModelCard,
-            policy: &'a crate::RiskPolicy,
-            format_version: u16,
-            trees: usize,
-            nodes: usize,
-            base_value: f64,
-            features: Vec<&'a str>,
-        }
         let m = &self.model;
-        to_js(&Info {
-            card: m.card(),
-            policy: m.policy(),
-            format_version: crate::FORMAT_VERSION,
-            trees: m.forest().n_trees(),
-            nodes: m.forest().shape().0,
-            base_value: m.forest().base_value(),
-            features: m.schema().fields.iter().map(|f| f.name.as_str()).collect(),
-        })
+        let c = m.card();
+        let p = &c.params;
+        let params = View::new()
+            .number("trees", p.trees.into())
+            .number("max_depth", p.max_depth.into())
+            .number("min_samples_leaf", p.min_samples_leaf.into())
+            .number("min_samples_split", p.min_samples_split.into())
+            .number("mtry", p.mtry.into())
+            .count("seed", p.seed)?
+            .number("test_fraction", p.test_fraction);
+        let o = View::new()
+            .text("name", &c.name)
+            .text("version", &c.version)
+            .text("created_at", &c.created_at)
+            .text("trainer", &c.trainer)
+            .text("data_sha256", &c.data_sha256)
+            .count("rows_total", c.rows_total)?
+            .count("rows_train", c.rows_train)?
+            .count("rows_test", c.rows_test)?
+            .value("params", &params.into());
+        let test_metrics = match &c.test_metrics {
+            Some(t) => View::new().metrics(t)?.into(),
+            None => JsValue::NULL,
+        };
+        let policy = m.policy();
+        let policy = View::new()
+            .number("threshold", policy.threshold)
+            .number("high", policy.high)
+            .number("medium", policy.medium)
+            .number("decimals", policy.decimals.into());
+        Ok(o.value("test_metrics", &test_metrics)
+            .value("importances", &numbers(&c.importances))
+            .value("roc", &roc_points(&c.roc))
+            .value("policy", &policy.into())
+            .number("format_version", crate::FORMAT_VERSION.into())
+            .number("trees", m.forest().n_trees() as f64)
+            .number("nodes", m.forest().shape().0 as f64)
+            .number("base_value", m.forest().base_value())
+            .value("features", &texts(m.schema().fields.iter().map(|f| f.name.as_str())))
+            .into())
     }
 
     /// Metrics of raw probabilities against known outcomes (`labels[i]` is 1 for churn, 0 for
@@ -500,16 +637,9 @@ impl ChurnModel {
             return Err(JsError::new(&format!("evaluate: probability at index {i} is not in [0, 1]")));
         }
         let y: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
-        #[derive(Serialize)]
-        struct Evaluation {
-            #[serde(flatten)]
-            metrics: crate::Metrics,
-            roc: Vec<crate::metrics::RocPoint>,
-        }
-        to_js(&Evaluation {
-            metrics: crate::Metrics::compute(probabilities, &y, self.model.policy().threshold),
-            roc: crate::metrics::roc_curve(probabilities, &y, 200),
-        })
+        let metrics = crate::Metrics::compute(probabilities, &y, self.model.policy().threshold);
+        let roc = crate::metrics::roc_curve(probabilities, &y, 200);
+        Ok(View::new().metrics(&metrics)?.value("roc", &roc_points(&roc)).into())
     }
 
     /// The version string shown as `model_version`.
