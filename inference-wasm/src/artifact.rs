@@ -29,7 +29,7 @@ pub const MAX_PAYLOAD: usize = 64 << 20;
 const DECODE_LIMIT: usize = 64 << 20;
 
 /// Everything needed to score: what `churn train` writes and every surface loads.
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Artifact {
     pub schema: Schema,

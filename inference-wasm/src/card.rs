@@ -4,7 +4,7 @@ use bincode::{Decode, Encode};
 
 use crate::metrics::{Metrics, RocPoint};
 
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct ModelCard {
     pub name: String,
@@ -28,7 +28,7 @@ pub struct ModelCard {
     pub roc: Vec<RocPoint>,
 }
 
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct TrainParams {
     pub trees: u32,

@@ -3,7 +3,7 @@
 
 use bincode::{Decode, Encode};
 
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Metrics {
     pub rows: u64,
@@ -19,11 +19,11 @@ pub struct Metrics {
     pub tp: u64,
     pub fp: u64,
     pub tn: u64,
-    #[cfg_attr(any(feature = "serde", target_arch = "wasm32"), serde(rename = "fn"))]
+    #[cfg_attr(feature = "serde", serde(rename = "fn"))]
     pub fn_: u64,
 }
 
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Encode, Decode)]
 pub struct RocPoint {
     pub fpr: f32,

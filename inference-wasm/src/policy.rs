@@ -3,7 +3,7 @@
 use bincode::{Decode, Encode};
 
 /// Decision rules stored in the artifact and set at train time.
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct RiskPolicy {
     /// "Yes" when p > threshold.

@@ -12,7 +12,7 @@ use bincode::{Decode, Encode};
 use crate::value::{describe, format_number, quote, FieldError, InputError, Problem, Value};
 
 /// The model's input: ordered fields, plus the id and target columns of the training file.
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Schema {
     pub fields: Vec<Field>,
@@ -22,7 +22,7 @@ pub struct Schema {
 }
 
 /// The training target: its column and which value counts as churn.
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Target {
     pub column: String,
@@ -32,23 +32,23 @@ pub struct Target {
     pub negative: String,
 }
 
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Field {
     pub name: String,
-    #[cfg_attr(any(feature = "serde", target_arch = "wasm32"), serde(flatten))]
+    #[cfg_attr(feature = "serde", serde(flatten))]
     pub kind: FieldKind,
 }
 
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), serde(tag = "kind", rename_all = "lowercase"))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "lowercase"))]
 pub enum FieldKind {
     Numeric(NumericField),
     Categorical(CategoricalField),
 }
 
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct NumericField {
     /// What a missing value (blank string, null) becomes.
@@ -61,9 +61,9 @@ pub struct NumericField {
 }
 
 /// Rule for a missing numeric value.
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Encode, Decode)]
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), serde(rename_all = "snake_case"))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Missing {
     /// Refuse the record.
     Error,
@@ -71,7 +71,7 @@ pub enum Missing {
     Replace(f64),
 }
 
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct CategoricalField {
     /// Levels in code order: `levels[c]` is encoded as `c as f64`.
@@ -80,9 +80,9 @@ pub struct CategoricalField {
 }
 
 /// Rule for a category not seen in training (and for a blank/null value when `""` is no level).
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Encode, Decode)]
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), serde(rename_all = "snake_case"))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Unknown {
     /// Refuse the record, listing the known levels.
     Error,
