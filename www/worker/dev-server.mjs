@@ -6,7 +6,8 @@
 // wrangler is started in its own process group (detached) and stopped with a signal to the whole
 // group, otherwise its workerd children linger. All of wrangler's state (config, logs, temp files)
 // goes under build/worker/ at the repository root. WRANGLER_LOG_LEVEL (default "log") sets
-// wrangler's --log-level; the benchmarks use "error" so that no per-request line goes through Node.
+// wrangler's --log-level; the benchmarks use "warn" (as `npm run worker:dev` does) so that no
+// per-request log line goes through Node.
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
