@@ -12,7 +12,8 @@ cargo build --profile wasm -p inference-wasm --target wasm32-unknown-unknown
 rm -rf "$www/pkg" && mkdir -p "$www/pkg"
 wasm-bindgen --target web --out-dir "$www/pkg" --out-name churn \
   target/wasm32-unknown-unknown/wasm/inference_wasm.wasm
-"$www/node_modules/.bin/wasm-opt" -Oz "$www/pkg/churn_bg.wasm" -o "$www/pkg/churn_bg.wasm"
+# --converge repeats -Oz until it stops shrinking: ~5 s more, ~0.4 KB less gzip.
+"$www/node_modules/.bin/wasm-opt" -Oz --converge "$www/pkg/churn_bg.wasm" -o "$www/pkg/churn_bg.wasm"
 (cd "$www" && node scripts/minify-glue.mjs pkg/churn.js pkg/snippets/*/*.js)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 cat > "$www/pkg/package.json" <<JSON
