@@ -200,10 +200,11 @@ impl View {
         put_text(&self.0, k, v);
         self
     }
-    /// A count as a JS number; like JSON for JS, refuses one that a double cannot hold exactly.
+    /// A count as a JS number; refuses one that a double cannot hold exactly, with the message
+    /// serde-wasm-bindgen gave (e.g. `info()` of a model trained with a seed above 2^53).
     fn count(self, k: &str, v: u64) -> Result<View, JsError> {
         if v > MAX_SAFE_INTEGER {
-            return Err(JsError::new(&format!("{v} can't be represented as a JavaScript number")));
+            return Err(JsError::new(&format!("Error: {v} can't be represented as a JavaScript number")));
         }
         Ok(self.number(k, v as f64))
     }
