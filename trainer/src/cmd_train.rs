@@ -54,6 +54,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         drop: &a.drop,
         features: &a.features,
         unknown_most_frequent: a.unknown_category == UnknownArg::MostFrequent,
+        threads: threads(a.threads),
     };
     let plan = data::plan(&table, &sel, |labels| data::stratified_test_rows(labels, a.test_fraction, a.seed))?;
     spans.mark("plan");
@@ -73,13 +74,29 @@ pub fn run(a: TrainArgs) -> Result<()> {
     // Encode every row with the core's encoders: training sees exactly what scoring will see.
     let columns: Vec<Vec<Option<&str>>> =
         schema.fields.iter().map(|f| table.column(&f.name)).collect::<Result<_>>()?;
+    // Blocks of rows on all threads; the first error in row order is the one reported.
     let encoders = Encoders::new(&schema);
     let mut x = vec![0.0; n * nf];
-    for r in 0..n {
-        encoders
-            .encode(&schema, |i, _| columns[i][r].map_or(Value::Null, Value::Text), &mut x[r * nf..(r + 1) * nf])
-            .with_context(|| format!("{} line {}", a.data.display(), line_of(r)))?;
-    }
+    let block = n.div_ceil(sel.threads.max(1)).max(1) * nf;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = x
+            .chunks_mut(block)
+            .enumerate()
+            .map(|(b, xs)| {
+                let (encoders, schema, columns, path) = (&encoders, &schema, &columns, &a.data);
+                s.spawn(move || -> Result<()> {
+                    for (k, out) in xs.chunks_mut(nf).enumerate() {
+                        let r = (b * block) / nf + k;
+                        encoders
+                            .encode(schema, |i, _| columns[i][r].map_or(Value::Null, Value::Text), out)
+                            .with_context(|| format!("{} line {}", path.display(), line_of(r)))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| h.join().expect("an encoding thread panicked"))
+    })?;
     let x_train: Vec<f64> = train_rows.iter().flat_map(|&r| x[r * nf..(r + 1) * nf].iter().copied()).collect();
     let y_train: Vec<bool> = train_rows.iter().map(|&r| labels[r]).collect();
     spans.mark("encode");
@@ -263,6 +280,11 @@ pub struct Spans {
 impl Spans {
     fn new(started: Instant) -> Spans {
         Spans { on: std::env::var_os("CHURN_TIMINGS").is_some(), started, last: started }
+    }
+
+    /// When the command started, if spans are printed.
+    pub fn started(&self) -> Option<Instant> {
+        self.on.then_some(self.started)
     }
 
     /// Ends the span that began at the previous mark.

@@ -80,6 +80,8 @@ pub struct Selection<'a> {
     pub drop: &'a [String],
     pub features: &'a [String],
     pub unknown_most_frequent: bool,
+    /// Columns are classified on this many threads.
+    pub threads: usize,
 }
 
 /// The validated plan: the schema, the labels and the notes worth telling the user.
@@ -163,14 +165,16 @@ pub fn plan(table: &Table, sel: &Selection, split: impl FnOnce(&[bool]) -> Vec<b
     if candidates.is_empty() {
         bail!("no feature columns left (target {target}, id {id:?}, dropped {:?})", sel.drop);
     }
+    if candidates.iter().any(|n| n.as_str() == target) {
+        bail!("the target {target} cannot also be a feature");
+    }
+    // Columns are independent: classified in parallel, results (and the first error) in order.
+    let kinds = par_map(&candidates, sel.threads, |name| {
+        classify(name, &table.column(name)?, &labels, &train_rows, sel.unknown_most_frequent)
+    });
     let mut fields = Vec::with_capacity(candidates.len());
-    for name in candidates {
-        if name == target {
-            bail!("the target {target} cannot also be a feature");
-        }
-        let cells = table.column(name)?;
-        let kind = classify(name, &cells, &labels, &train_rows, sel.unknown_most_frequent)?;
-        fields.push(Field { name: name.clone(), kind });
+    for (name, kind) in candidates.into_iter().zip(kinds) {
+        fields.push(Field { name: name.clone(), kind: kind? });
     }
     Ok(Plan {
         schema: Schema {
@@ -182,6 +186,30 @@ pub fn plan(table: &Table, sel: &Selection, split: impl FnOnce(&[bool]) -> Vec<b
         is_test,
         notes,
     })
+}
+
+/// `f` over `items` on up to `threads` scoped threads (items dealt out in turn), results in
+/// item order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let mut out: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || items.iter().enumerate().skip(t).step_by(threads).map(|(i, x)| (i, f(x))).collect::<Vec<_>>())
+            })
+            .collect();
+        for h in handles {
+            for (i, r) in h.join().expect("a worker thread panicked") {
+                out[i] = Some(r);
+            }
+        }
+    });
+    out.into_iter().map(|r| r.expect("every item is mapped")).collect()
 }
 
 /// The two values of the target and which one is churn.

@@ -10,11 +10,12 @@
 //! on the tree count, so the result is the same whatever the number of cores.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use inference_wasm::{BuildNode, Forest};
-use serde::Deserialize;
+use serde::ser::{self, Serialize, Serializer};
 use smartcore::ensemble::random_forest_regressor::{
     RandomForestRegressor, RandomForestRegressorParameters,
 };
@@ -22,6 +23,13 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::cmd_train::Spans;
 use crate::data::SplitMix64;
+
+/// The binary's allocator. smartcore allocates and frees several hundred KB per tree (one
+/// sorted index column per feature); glibc's per-thread arenas grow and trim their heaps for
+/// each one (mprotect, page faults), mimalloc keeps the pages. Allocation order does not
+/// affect results.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Training rows the exported forest is checked on against smartcore (evenly spread).
 const CHECK_ROWS: usize = 2048;
@@ -43,30 +51,6 @@ pub struct Trained {
     pub forest: Forest,
     /// Mean decrease in impurity per feature, summing to 1.
     pub importances: Vec<f64>,
-}
-
-type Rf = RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
-
-// Mirrors of smartcore's serde form (its trees are private; the `serde` feature exposes them).
-#[derive(Deserialize)]
-struct SForest {
-    forest_regressor: Option<SBase>,
-}
-#[derive(Deserialize)]
-struct SBase {
-    trees: Option<Vec<STree>>,
-}
-#[derive(Deserialize)]
-struct STree {
-    nodes: Vec<SNode>,
-}
-#[derive(Deserialize)]
-struct SNode {
-    output: f64,
-    split_feature: usize,
-    split_value: Option<f64>,
-    true_child: Option<usize>,
-    false_child: Option<usize>,
 }
 
 fn chunk_seed(seed: u64, chunk: usize) -> u64 {
@@ -105,30 +89,64 @@ pub fn train(
         .map_err(|e| anyhow!("building the check matrix: {e}"))?;
     let chunks = p.trees.div_ceil(CHUNK_TREES);
     spans.mark("matrices");
-    let next = AtomicUsize::new(0);
+    let timings = spans.started();
+    let inputs = Inputs { x: &matrix, y: &yf, check: &check, n_features };
+    // Two kinds of task: fitting a chunk (long), then reading it out and predicting the check
+    // rows with it (short). Fits go first; the short tasks fill in as fits end, so the threads
+    // finish close together instead of one waiting a whole fit for the other.
+    let queue = Mutex::new(Queue { next_fit: 0, fitting: 0, fitted: Vec::new(), results: (0..chunks).map(|_| None).collect() });
+    let fitted = Condvar::new();
     let done = AtomicUsize::new(0);
-    type ChunkOut = (Vec<Vec<BuildNode>>, Vec<f64>, Vec<f64>);
-    let results: Mutex<Vec<Option<Result<ChunkOut>>>> = Mutex::new((0..chunks).map(|_| None).collect());
+    let trees_in = |c: usize| CHUNK_TREES.min(p.trees - c * CHUNK_TREES);
+    let context = |c: usize| format!("training trees {}..{}", c * CHUNK_TREES, c * CHUNK_TREES + trees_in(c));
     std::thread::scope(|s| {
         for _ in 0..threads.clamp(1, chunks.max(1)) {
-            s.spawn(|| loop {
-                let c = next.fetch_add(1, Ordering::Relaxed);
-                if c >= chunks {
-                    break;
+            s.spawn(|| {
+                let mut q = queue.lock().unwrap();
+                loop {
+                    if q.next_fit < chunks {
+                        let c = q.next_fit;
+                        q.next_fit += 1;
+                        q.fitting += 1;
+                        drop(q);
+                        let started = Instant::now();
+                        let rf = fit_chunk(&inputs, p, trees_in(c), chunk_seed(p.seed, c));
+                        if let Some(t0) = timings {
+                            eprintln!("timing   fit {c} on {:?}: {}", std::thread::current().id(), span(t0, started));
+                        }
+                        progress(done.fetch_add(trees_in(c), Ordering::Relaxed) + trees_in(c));
+                        q = queue.lock().unwrap();
+                        q.fitting -= 1;
+                        match rf {
+                            Ok(rf) => q.fitted.push((c, rf)),
+                            Err(e) => q.results[c] = Some(Err(e.context(context(c)))),
+                        }
+                        fitted.notify_all();
+                    } else if let Some((c, rf)) = q.fitted.pop() {
+                        drop(q);
+                        let started = Instant::now();
+                        let out = read_chunk(&inputs, &rf, trees_in(c)).with_context(|| context(c));
+                        drop(rf);
+                        if let Some(t0) = timings {
+                            eprintln!("timing   read {c} on {:?}: {}", std::thread::current().id(), span(t0, started));
+                        }
+                        q = queue.lock().unwrap();
+                        q.results[c] = Some(out);
+                    } else if q.fitting > 0 {
+                        q = fitted.wait(q).unwrap();
+                    } else {
+                        break;
+                    }
                 }
-                let n = CHUNK_TREES.min(p.trees - c * CHUNK_TREES);
-                let out = train_chunk(&matrix, &yf, &check, n_features, p, n, chunk_seed(p.seed, c))
-                    .with_context(|| format!("training trees {}..{}", c * CHUNK_TREES, c * CHUNK_TREES + n));
-                results.lock().unwrap()[c] = Some(out);
-                progress(done.fetch_add(n, Ordering::Relaxed) + n);
             });
         }
     });
+    let results = queue.into_inner().unwrap().results;
     spans.mark("fit+predict+read");
     let mut trees = Vec::with_capacity(p.trees);
     let mut predictions = Vec::with_capacity(chunks);
     let mut importances = vec![0.0; n_features];
-    for r in results.into_inner().unwrap() {
+    for r in results {
         let (t, pred, imp) = r.expect("every chunk ran")?;
         for (a, b) in importances.iter_mut().zip(&imp) {
             *a += b * t.len() as f64;
@@ -147,16 +165,35 @@ pub fn train(
     Ok(Trained { forest, importances })
 }
 
-/// One chunk: fit, read the trees out, and keep smartcore's own predictions for the check.
-fn train_chunk(
-    x: &DenseMatrix<f64>,
-    y: &Vec<f64>,
-    check: &DenseMatrix<f64>,
+/// What every chunk trains on: the training matrix and labels, and the rows smartcore predicts
+/// for the export check.
+struct Inputs<'a> {
+    x: &'a DenseMatrix<f64>,
+    y: &'a Vec<f64>,
+    check: &'a DenseMatrix<f64>,
     n_features: usize,
-    p: &ForestParams,
-    n_trees: usize,
-    seed: u64,
-) -> Result<(Vec<Vec<BuildNode>>, Vec<f64>, Vec<f64>)> {
+}
+
+type Rf = RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
+type ChunkOut = (Vec<Vec<BuildNode>>, Vec<f64>, Vec<f64>);
+
+/// The chunks' tasks: next chunk to fit, fits running, fitted chunks not yet read, results.
+struct Queue {
+    next_fit: usize,
+    fitting: usize,
+    fitted: Vec<(usize, Rf)>,
+    results: Vec<Option<Result<ChunkOut>>>,
+}
+
+/// "start .. end ms (duration)" since `t0`, for the CHURN_TIMINGS lines.
+fn span(t0: Instant, started: Instant) -> String {
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+    let now = Instant::now();
+    format!("{:7.2} .. {:7.2} ms ({:6.2} ms)", ms(t0, started), ms(t0, now), ms(started, now))
+}
+
+/// One chunk's smartcore forest.
+fn fit_chunk(&Inputs { x, y, n_features, .. }: &Inputs, p: &ForestParams, n_trees: usize, seed: u64) -> Result<Rf> {
     let params = RandomForestRegressorParameters::default()
         .with_n_trees(n_trees)
         // smartcore counts the root as level 1; our depth counts splits (as scikit-learn does).
@@ -165,20 +202,23 @@ fn train_chunk(
         .with_min_samples_split(p.min_samples_split)
         .with_m(p.mtry.min(n_features))
         .with_seed(seed);
-    let rf = Rf::fit(x, y, params).map_err(|e| anyhow!("smartcore: {e}"))?;
+    Rf::fit(x, y, params).map_err(|e| anyhow!("smartcore: {e}"))
+}
+
+/// A fitted chunk's trees, smartcore's own predictions for the check rows, and its importances.
+fn read_chunk(&Inputs { check, .. }: &Inputs, rf: &Rf, n_trees: usize) -> Result<ChunkOut> {
     let predicted = rf.predict(check).map_err(|e| anyhow!("smartcore predict: {e}"))?;
     let importances = rf.compute_feature_importances().map_err(|e| anyhow!("smartcore importances: {e}"))?;
-    let s: SForest = serde_json::to_value(&rf)
-        .and_then(serde_json::from_value)
-        .context("reading smartcore's trees")?;
-    let trees = s
-        .forest_regressor
-        .and_then(|f| f.trees)
-        .context("smartcore returned no trees")?
+    let mut reader = TreeReader::default();
+    rf.serialize(&mut reader).map_err(|e| anyhow!("reading smartcore's trees: {e}"))?;
+    if reader.trees.len() != n_trees {
+        bail!("reading smartcore's trees: found {} trees, expected {n_trees}", reader.trees.len());
+    }
+    let trees = reader
+        .trees
         .into_iter()
         .map(|t| {
-            t.nodes
-                .into_iter()
+            t.into_iter()
                 .map(|n| match (n.true_child, n.false_child, n.split_value) {
                     (Some(left), Some(right), Some(threshold)) => Ok(BuildNode::Split {
                         feature: n.split_feature as u32,
@@ -194,6 +234,280 @@ fn train_chunk(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((trees, predicted, importances))
+}
+
+/// The fields of a smartcore tree node that the export needs.
+#[derive(Default)]
+struct SNode {
+    output: f64,
+    split_feature: usize,
+    split_value: Option<f64>,
+    true_child: Option<usize>,
+    false_child: Option<usize>,
+}
+
+/// smartcore's trees and nodes are private; its `serde` feature is the way to read them. This
+/// serializer reads them straight out of `Serialize`: it keeps the fields of every `Node`
+/// struct, by name, grouped by `BaseTree`, and skips everything else (no intermediate document).
+#[derive(Default)]
+struct TreeReader {
+    /// Names of the structs being serialized, innermost last.
+    structs: Vec<&'static str>,
+    field: &'static str,
+    node: SNode,
+    tree: Vec<SNode>,
+    trees: Vec<Vec<SNode>>,
+}
+
+#[derive(Debug)]
+struct ReadError(String);
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for ReadError {}
+impl ser::Error for ReadError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        ReadError(msg.to_string())
+    }
+}
+
+impl TreeReader {
+    fn in_node(&self) -> bool {
+        self.structs.last() == Some(&"Node")
+    }
+
+    fn start(&mut self, name: &'static str) {
+        match name {
+            "Node" => self.node = SNode::default(),
+            "BaseTree" => self.tree = Vec::new(),
+            _ => {}
+        }
+        self.structs.push(name);
+    }
+
+    fn end(&mut self) {
+        match self.structs.pop() {
+            Some("Node") => self.tree.push(std::mem::take(&mut self.node)),
+            Some("BaseTree") => self.trees.push(std::mem::take(&mut self.tree)),
+            _ => {}
+        }
+    }
+
+    fn field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), ReadError> {
+        let outer = std::mem::replace(&mut self.field, key);
+        value.serialize(&mut *self)?;
+        self.field = outer;
+        Ok(())
+    }
+}
+
+/// Serializer methods for values the reader skips.
+macro_rules! skip {
+    ($($f:ident($t:ty)),* $(,)?) => {
+        $(fn $f(self, _: $t) -> Result<(), ReadError> { Ok(()) })*
+    };
+}
+
+impl Serializer for &mut TreeReader {
+    type Ok = ();
+    type Error = ReadError;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    skip!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_f32(f32),
+        serialize_char(char),
+        serialize_str(&str),
+        serialize_bytes(&[u8]),
+        serialize_unit_struct(&'static str),
+    );
+
+    fn serialize_u64(self, v: u64) -> Result<(), ReadError> {
+        if self.in_node() {
+            match self.field {
+                "split_feature" => self.node.split_feature = v as usize,
+                "true_child" => self.node.true_child = Some(v as usize),
+                "false_child" => self.node.false_child = Some(v as usize),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn serialize_f64(self, v: f64) -> Result<(), ReadError> {
+        if self.in_node() {
+            match self.field {
+                "output" => self.node.output = v,
+                "split_value" => self.node.split_value = Some(v),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn serialize_none(self) -> Result<(), ReadError> {
+        Ok(())
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), ReadError> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), ReadError> {
+        Ok(())
+    }
+
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), ReadError> {
+        Ok(())
+    }
+
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, value: &T) -> Result<(), ReadError> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), ReadError> {
+        value.serialize(self)
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self, ReadError> {
+        Ok(self)
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self, ReadError> {
+        Ok(self)
+    }
+
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, ReadError> {
+        Ok(self)
+    }
+
+    fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self, ReadError> {
+        Ok(self)
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self, ReadError> {
+        Ok(self)
+    }
+
+    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Self, ReadError> {
+        self.start(name);
+        Ok(self)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self, ReadError> {
+        self.start(variant);
+        Ok(self)
+    }
+}
+
+impl ser::SerializeSeq for &mut TreeReader {
+    type Ok = ();
+    type Error = ReadError;
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), ReadError> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for &mut TreeReader {
+    type Ok = ();
+    type Error = ReadError;
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), ReadError> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleStruct for &mut TreeReader {
+    type Ok = ();
+    type Error = ReadError;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), ReadError> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleVariant for &mut TreeReader {
+    type Ok = ();
+    type Error = ReadError;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), ReadError> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for &mut TreeReader {
+    type Ok = ();
+    type Error = ReadError;
+    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), ReadError> {
+        key.serialize(&mut **self)
+    }
+    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), ReadError> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for &mut TreeReader {
+    type Ok = ();
+    type Error = ReadError;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), ReadError> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<(), ReadError> {
+        TreeReader::end(self);
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for &mut TreeReader {
+    type Ok = ();
+    type Error = ReadError;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), ReadError> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<(), ReadError> {
+        TreeReader::end(self);
+        Ok(())
+    }
 }
 
 /// The exported forest must give, for every checked training row and every chunk, exactly (bit
