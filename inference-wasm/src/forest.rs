@@ -15,7 +15,7 @@
 use bincode::{Decode, Encode};
 
 /// The forest as stored in the artifact.
-#[cfg_attr(any(feature = "serde", target_arch = "wasm32"), derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Debug, PartialEq, Encode, Decode)]
 pub struct Forest {
     /// Number of input features (= schema fields).

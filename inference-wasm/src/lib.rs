@@ -150,14 +150,12 @@ impl Model {
     pub fn explain_features(&self, x: &[f64], top: usize) -> Explanation {
         let mut c = vec![0.0; self.n_features()];
         let probability = self.forest.contributions(x, &mut c);
-        let mut contributions: Vec<Contribution> = c
-            .iter()
-            .enumerate()
-            .map(|(field, &contribution)| Contribution { field, feature: x[field], contribution })
-            .collect();
         // Largest |contribution| first; ties keep schema order (the sort is stable).
-        contributions.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
-        contributions.truncate(top);
+        let contributions = schema::order_by(c.len(), &|a, b| c[b].abs().total_cmp(&c[a].abs()))
+            .into_iter()
+            .take(top)
+            .map(|field| Contribution { field, feature: x[field], contribution: c[field] })
+            .collect();
         Explanation { probability, base_value: self.forest.base_value(), contributions }
     }
 

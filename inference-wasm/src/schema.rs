@@ -179,6 +179,7 @@ impl Encoder {
     fn encode_category(&self, c: &CategoricalField, value: Value<'_>) -> Result<f64, Problem> {
         let number_text;
         let text = match value {
+            Value::Level(k) if (k as usize) < c.levels.len() => return Ok(k as f64),
             Value::Absent => return Err(Problem::Missing),
             Value::Null => "",
             Value::Text(s) => s,
@@ -399,6 +400,9 @@ mod tests {
         assert_eq!(e.encode(&f, Value::Text("One year")).unwrap(), 1.0);
         assert_eq!(e.encode(&f, Value::Text("Month-to-month")).unwrap(), 2.0);
         assert_eq!(e.encode(&f, Value::Text(" One year ")).unwrap(), 1.0);
+        // A level by index encodes as its text does; an index out of range is refused.
+        assert_eq!(e.encode(&f, Value::Level(2)).unwrap(), 2.0);
+        assert_eq!(e.encode(&f, Value::Level(3)).unwrap_err().problem, Problem::NotAString("level 3".into()));
     }
 
     #[test]

@@ -34,6 +34,13 @@ export function readCustomer(obj, keys, levels, out) {
 export function result(p, prediction, risk, version) {
   return { churn_probability: p, churn_prediction: prediction, risk_level: risk, model_version: version };
 }
+export function explained(r, raw, base, factors) {
+  r.churn_probability_raw = raw; r.base_value = base; r.top_factors = factors;
+  return r;
+}
+export function factor(field, value, contribution) {
+  return { field, value, contribution };
+}
 export function put(o, k, v) { o[k] = v; }
 export function distinct(values) {
   const index = new Map(), codes = new Uint32Array(values.length), seen = [];
@@ -52,6 +59,9 @@ extern "C" {
     #[wasm_bindgen(js_name = readCustomer, catch)]
     fn read_customer(obj: &JsValue, keys: &Array, levels: &Array, out: &Float64Array) -> Result<(), JsValue>;
     fn result(p: f64, prediction: &JsValue, risk: &JsValue, version: &JsValue) -> Object;
+    /// Adds `churn_probability_raw`, `base_value` and `top_factors` to a result.
+    fn explained(result: Object, raw: f64, base: f64, factors: Array) -> Object;
+    fn factor(field: &JsValue, value: &JsValue, contribution: f64) -> JsValue;
     /// `[codes: Uint32Array, values: Array]`: each distinct value once, and every element's index.
     fn distinct(values: &Array) -> Array;
     /// `o[k] = v` (the views below are built key by key, in the order the README documents).
@@ -124,25 +134,25 @@ impl Cell {
         }
     }
 
-    /// The core's view of this value for `field`.
-    fn value<'a>(&'a self, field: &'a Field) -> Value<'a> {
+    /// The core's view of this value.
+    fn value(&self) -> Value<'_> {
         match self {
             Cell::Absent => Value::Absent,
             Cell::Null => Value::Null,
             Cell::Bool(b) => Value::Bool(*b),
             Cell::Number(x) => Value::Number(*x),
             Cell::Text(s) => Value::Text(s),
-            Cell::Level(code) => match &field.kind {
-                FieldKind::Categorical(c) => Value::Text(&c.levels[*code]),
-                FieldKind::Numeric(_) => Value::Other("a level of another field"),
-            },
+            Cell::Level(code) => Value::Level(*code as u32),
             Cell::Other(k) => Value::Other(k),
         }
     }
 
     /// The value as the caller gave it, for explanations.
     fn to_js(&self, field: &Field) -> JsValue {
-        match self.value(field) {
+        if let (Cell::Level(code), FieldKind::Categorical(c)) = (self, &field.kind) {
+            return c.levels.get(*code).map_or(JsValue::NULL, |l| JsValue::from_str(l));
+        }
+        match self.value() {
             Value::Text(s) => JsValue::from_str(s),
             Value::Number(v) => JsValue::from_f64(v),
             Value::Bool(b) => JsValue::from_bool(b),
@@ -297,9 +307,8 @@ impl ChurnModel {
     /// Encodes a customer; also returns the cells (explanations show the values).
     fn features(&self, customer: &JsValue) -> Result<(Vec<f64>, Vec<Cell>), Refused> {
         let cells = self.cells(customer)?;
-        let fields = &self.model.schema().fields;
         let mut x = vec![0.0; self.model.n_features()];
-        self.model.encode(|i, _| cells[i].value(&fields[i]), &mut x).map_err(Refused::Input)?;
+        self.model.encode(|i, _| cells[i].value(), &mut x).map_err(Refused::Input)?;
         Ok((x, cells))
     }
 
@@ -511,22 +520,12 @@ impl ChurnModel {
         let (x, cells) = self.features(customer).map_err(|r| self.refused(&r))?;
         let e = self.model.explain_features(&x, top.unwrap_or(5) as usize);
         let fields = &self.model.schema().fields;
-        let o = self.result(e.probability);
-        set(&o, &JsValue::from_str("churn_probability_raw"), &JsValue::from_f64(e.probability));
-        set(&o, &JsValue::from_str("base_value"), &JsValue::from_f64(e.base_value));
         let factors: Array = e
             .contributions
             .iter()
-            .map(|c| {
-                let f = Object::new();
-                set(&f, &self.k.field, &self.keys[c.field]);
-                set(&f, &JsValue::from_str("value"), &cells[c.field].to_js(&fields[c.field]));
-                set(&f, &JsValue::from_str("contribution"), &JsValue::from_f64(c.contribution));
-                JsValue::from(f)
-            })
+            .map(|c| factor(&self.keys[c.field], &cells[c.field].to_js(&fields[c.field]), c.contribution))
             .collect();
-        set(&o, &JsValue::from_str("top_factors"), &factors);
-        Ok(o)
+        Ok(explained(self.result(e.probability), e.probability, e.base_value, factors))
     }
 
     /// The input schema: `{fields: [{name, kind, ...}], id_column, target}`. Numeric fields
