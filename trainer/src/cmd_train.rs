@@ -278,7 +278,7 @@ pub struct Spans {
 }
 
 impl Spans {
-    fn new(started: Instant) -> Spans {
+    pub fn new(started: Instant) -> Spans {
         Spans { on: std::env::var_os("CHURN_TIMINGS").is_some(), started, last: started }
     }
 

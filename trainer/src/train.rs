@@ -541,3 +541,82 @@ fn verify(forest: &Forest, x: &[f64], n_features: usize, predictions: &[Vec<f64>
         handles.into_iter().try_for_each(|h| h.join().expect("verification thread panicked"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small problem with ties, a constant column and a clear signal.
+    fn data(rows: usize) -> (Vec<f64>, Vec<bool>) {
+        let mut rng = SplitMix64(7);
+        let mut x = Vec::with_capacity(rows * 4);
+        let mut y = Vec::with_capacity(rows);
+        for _ in 0..rows {
+            let a = (rng.next() % 100) as f64 / 10.0;
+            let b = (rng.next() % 3) as f64;
+            let noise = (rng.next() % 1000) as f64 / 1000.0;
+            x.extend([a, b, 1.0, noise]);
+            y.push(a + 2.0 * b + 3.0 * noise > 7.0);
+        }
+        (x, y)
+    }
+
+    fn params(trees: usize) -> ForestParams {
+        ForestParams { trees, max_depth: 5, min_samples_leaf: 3, min_samples_split: 6, mtry: 2, seed: 42 }
+    }
+
+    #[test]
+    fn tree_reader_reads_what_serde_json_sees() {
+        let (x, y) = data(300);
+        let matrix = DenseMatrix::new(300, 4, x.clone(), false).unwrap();
+        let yf: Vec<f64> = y.iter().map(|&b| b as u8 as f64).collect();
+        let inputs = Inputs { x: &matrix, y: &yf, check: &matrix, n_features: 4 };
+        let rf = fit_chunk(&inputs, &params(7), 7, 3).unwrap();
+        let (trees, predicted, _) = read_chunk(&inputs, &rf, 7).unwrap();
+        // The same trees through a full JSON document of smartcore's serde form.
+        let doc = serde_json::to_value(&rf).unwrap();
+        let json_trees = doc["forest_regressor"]["trees"].as_array().unwrap();
+        assert_eq!(trees.len(), json_trees.len());
+        let mut splits = 0;
+        for (tree, jt) in trees.iter().zip(json_trees) {
+            let nodes = jt["nodes"].as_array().unwrap();
+            assert_eq!(tree.len(), nodes.len());
+            for (node, jn) in tree.iter().zip(nodes) {
+                let output = jn["output"].as_f64().unwrap();
+                match *node {
+                    BuildNode::Split { feature, threshold, value, left, right } => {
+                        splits += 1;
+                        assert_eq!(feature as u64, jn["split_feature"].as_u64().unwrap());
+                        assert_eq!(threshold.to_bits(), jn["split_value"].as_f64().unwrap().to_bits());
+                        assert_eq!(value.to_bits(), output.to_bits());
+                        assert_eq!(left as u64, jn["true_child"].as_u64().unwrap());
+                        assert_eq!(right as u64, jn["false_child"].as_u64().unwrap());
+                    }
+                    BuildNode::Leaf { value } => {
+                        assert_eq!(value.to_bits(), output.to_bits());
+                        assert!(jn["true_child"].is_null() && jn["false_child"].is_null());
+                    }
+                }
+            }
+        }
+        assert!(splits > 7, "the trees have splits ({splits})");
+        assert_eq!(predicted.len(), 300);
+    }
+
+    #[test]
+    fn the_forest_is_the_same_for_any_thread_count() {
+        // 120 trees: two full chunks and a partial one.
+        let (x, y) = data(400);
+        let run = |threads| {
+            let mut spans = Spans::new(Instant::now());
+            train(&x, 4, &y, &params(120), threads, &|_| {}, &mut spans).unwrap()
+        };
+        let one = run(1);
+        assert_eq!(one.forest.tree_sizes.len(), 120);
+        for threads in [2, 3, 8] {
+            let other = run(threads);
+            assert!(one.forest == other.forest, "{threads} threads give another forest");
+            assert_eq!(one.importances, other.importances);
+        }
+    }
+}
