@@ -7,9 +7,9 @@
 
 use std::sync::OnceLock;
 
-use inference_wasm::artifact::{crc32, HEADER_LEN, MAGIC};
+use inference_wasm::artifact::HEADER_LEN;
 use inference_wasm::{
-    Artifact, Column, FieldKind, InputError, Missing, Model, Unknown, Value, FORMAT_VERSION,
+    Artifact, Column, FieldKind, InputError, Missing, Model, Unknown, Value,
 };
 
 /// The golden model (30 trees on the Telco columns): what the record target scores with.
@@ -33,14 +33,7 @@ pub fn artifact(data: &[u8]) {
 
 /// `payload` behind a valid header, as an attacker (or a buggy writer) could produce it.
 pub fn with_header(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32(payload).to_le_bytes());
-    out.extend_from_slice(payload);
-    out
+    inference_wasm::artifact::frame(payload)
 }
 
 fn check_file(bytes: &[u8]) {

@@ -107,19 +107,25 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<DECODE_LIMIT>()
 }
 
+/// A payload behind this build's header: magic, format version, reserved zero, payload length,
+/// CRC-32 of the payload. (Tests and fuzzers use it to put any bytes behind a valid header.)
+pub fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
 impl Artifact {
     /// Serializes with header and checksum.
     pub fn to_bytes(&self) -> Vec<u8> {
         let payload = bincode::encode_to_vec(self, bincode::config::standard())
             .expect("encoding into a Vec cannot fail");
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32(&payload).to_le_bytes());
-        out.extend_from_slice(&payload);
-        out
+        frame(&payload)
     }
 
     /// Parses and validates a model file. Never panics; the error says what is wrong.
@@ -348,29 +354,18 @@ pub(crate) mod tests {
         assert!(matches!(Artifact::from_bytes(&b), Err(ArtifactError::TooLarge(_))));
     }
 
-    /// Wraps a payload in a valid header (right length and checksum), as an attacker could.
-    pub(crate) fn with_header(payload: &[u8]) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32(payload).to_le_bytes());
-        out.extend_from_slice(payload);
-        out
-    }
-
     #[test]
     fn absurd_lengths_are_refused_without_allocating_them() {
         // A payload whose first container (the schema's field list) claims 2^60 entries:
         // varint tag 253 = u64 follows.
         let mut payload = vec![253u8];
         payload.extend_from_slice(&(1u64 << 60).to_le_bytes());
-        let err = Artifact::from_bytes(&with_header(&payload)).unwrap_err();
+        let err = Artifact::from_bytes(&frame(&payload)).unwrap_err();
         assert!(matches!(err, ArtifactError::Malformed(_)), "{err}");
         // 2^40 entries of a small type: still over the allocation budget.
         let mut payload = vec![253u8];
         payload.extend_from_slice(&(1u64 << 40).to_le_bytes());
-        assert!(Artifact::from_bytes(&with_header(&payload)).is_err());
+        assert!(Artifact::from_bytes(&frame(&payload)).is_err());
     }
 
     #[test]
@@ -396,7 +391,7 @@ pub(crate) mod tests {
             #[test]
             fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
                 let _ = Artifact::from_bytes(&bytes);
-                let _ = Model::from_bytes(&with_header(&bytes));
+                let _ = Model::from_bytes(&frame(&bytes));
             }
 
             #[test]
@@ -407,7 +402,7 @@ pub(crate) mod tests {
                 prop_assert!(Model::from_bytes(&bytes).is_err());
                 // Past the header, also with a recomputed checksum (the decoder itself is tested).
                 if i >= HEADER_LEN {
-                    let _ = Model::from_bytes(&with_header(&bytes[HEADER_LEN..]));
+                    let _ = Model::from_bytes(&frame(&bytes[HEADER_LEN..]));
                 }
             }
 

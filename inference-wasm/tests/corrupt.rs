@@ -123,13 +123,7 @@ impl Worst {
 
 /// `payload` behind a correct header (length and CRC-32 recomputed), as an attacker could write.
 fn with_header(payload: &[u8]) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32(payload).to_le_bytes());
-    out.extend_from_slice(payload);
-    out
+    inference_wasm::artifact::frame(payload)
 }
 
 fn payload() -> &'static [u8] {
