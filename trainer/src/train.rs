@@ -24,13 +24,6 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use crate::cmd_train::Spans;
 use crate::data::SplitMix64;
 
-/// The binary's allocator. smartcore allocates and frees several hundred KB per tree (one
-/// sorted index column per feature); glibc's per-thread arenas grow and trim their heaps for
-/// each one (mprotect, page faults), mimalloc keeps the pages. Allocation order does not
-/// affect results.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Training rows the exported forest is checked on against smartcore (evenly spread).
 const CHECK_ROWS: usize = 2048;
 
