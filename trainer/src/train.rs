@@ -103,7 +103,12 @@ pub fn train(
                         q.fitting += 1;
                         drop(q);
                         let started = Instant::now();
-                        let rf = fit_chunk(&inputs, p, trees_in(c), chunk_seed(p.seed, c));
+                        // A panic inside smartcore becomes this chunk's error: the other thread
+                        // may be waiting for this fit and must not wait forever.
+                        let rf = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            fit_chunk(&inputs, p, trees_in(c), chunk_seed(p.seed, c))
+                        }))
+                        .unwrap_or_else(|_| Err(anyhow!("smartcore panicked while fitting")));
                         if let Some(t0) = timings {
                             eprintln!("timing   fit {c} on {:?}: {}", std::thread::current().id(), span(t0, started));
                         }
