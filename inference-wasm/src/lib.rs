@@ -64,6 +64,8 @@ pub enum Column<'a> {
     Numbers(&'a [f64]),
     /// Strings (categorical values, or numbers written as text).
     Texts(&'a [&'a str]),
+    /// Any values, one per row (the JS bindings pass exact levels as [`Value::Level`]).
+    Values(&'a [Value<'a>]),
 }
 
 impl Model {
@@ -176,6 +178,7 @@ impl Model {
             let len = match c {
                 Column::Numbers(v) => v.len(),
                 Column::Texts(v) => v.len(),
+                Column::Values(v) => v.len(),
             };
             if len != rows {
                 let name = &self.artifact.schema.fields[i].name;
@@ -189,6 +192,7 @@ impl Model {
                 Column::Numbers(v) if v[r].is_nan() => Value::Null,
                 Column::Numbers(v) => Value::Number(v[r]),
                 Column::Texts(v) => Value::Text(v[r]),
+                Column::Values(v) => v[r],
             };
             if let Err(e) = self.encode(cell, &mut matrix[r * nf..(r + 1) * nf]) {
                 failures.push((r, e));

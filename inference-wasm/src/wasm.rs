@@ -6,7 +6,7 @@
 use js_sys::{Array, Float64Array, JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::{Column, Field, FieldKind, InputError, Metrics, Missing, Model, Risk, RocPoint, Unknown, Value};
+use crate::{Column, FieldKind, InputError, Metrics, Missing, Model, Risk, RocPoint, Unknown, Value};
 
 /// Strings longer than this are not copied into wasm memory: no level or number is that long.
 const MAX_TEXT: u32 = 4096;
@@ -82,6 +82,8 @@ pub struct ChurnModel {
     /// its code (undefined for numeric fields), for `readCustomer`.
     key_array: Array,
     level_maps: Array,
+    /// Per field, its levels as JS strings (empty for numeric fields).
+    level_values: Vec<Vec<JsValue>>,
     /// `readCustomer`'s output buffer (2 slots a field), reused.
     scratch: Float64Array,
     k: Keys,
@@ -148,9 +150,10 @@ impl Cell {
     }
 
     /// The value as the caller gave it, for explanations.
-    fn to_js(&self, field: &Field) -> JsValue {
-        if let (Cell::Level(code), FieldKind::Categorical(c)) = (self, &field.kind) {
-            return c.levels.get(*code).map_or(JsValue::NULL, |l| JsValue::from_str(l));
+    /// `levels` holds the field's level strings, made once at load.
+    fn to_js(&self, levels: &[JsValue]) -> JsValue {
+        if let Cell::Level(code) = self {
+            return levels.get(*code).cloned().unwrap_or(JsValue::NULL);
         }
         match self.value() {
             Value::Text(s) => JsValue::from_str(s),
@@ -364,13 +367,21 @@ impl ChurnModel {
         let model = Model::from_bytes(bytes).map_err(|e| JsError::new(&e.to_string()))?;
         let fields = &model.schema().fields;
         let keys: Vec<JsValue> = fields.iter().map(|f| JsValue::from_str(&f.name)).collect();
-        let level_maps: Array = fields
+        let level_values: Vec<Vec<JsValue>> = fields
             .iter()
             .map(|f| match &f.kind {
-                FieldKind::Categorical(c) => {
+                FieldKind::Categorical(c) => c.levels.iter().map(|l| JsValue::from_str(l)).collect(),
+                FieldKind::Numeric(_) => Vec::new(),
+            })
+            .collect();
+        let level_maps: Array = fields
+            .iter()
+            .zip(&level_values)
+            .map(|(f, levels)| match &f.kind {
+                FieldKind::Categorical(_) => {
                     let map = js_sys::Map::new();
-                    for (code, level) in c.levels.iter().enumerate() {
-                        map.set(&JsValue::from_str(level), &JsValue::from(code as u32));
+                    for (code, level) in levels.iter().enumerate() {
+                        map.set(level, &JsValue::from(code as u32));
                     }
                     JsValue::from(map)
                 }
@@ -391,7 +402,7 @@ impl ChurnModel {
         };
         let key_array = keys.iter().collect();
         let scratch = Float64Array::new_with_length(2 * keys.len() as u32);
-        Ok(ChurnModel { model, keys, key_array, level_maps, scratch, k })
+        Ok(ChurnModel { model, keys, key_array, level_maps, level_values, scratch, k })
     }
 
     /// Same as `new ChurnModel(bytes)`.
@@ -448,14 +459,14 @@ impl ChurnModel {
         if !columns.is_object() || Array::is_array(columns) {
             return Err(self.error("expected an object of columns (field name → array)", &Array::new()));
         }
-        /// A column as the core takes it: numbers, or each distinct text once plus every row's index.
+        /// A column as the core takes it: numbers, or each distinct value once plus every row's index.
         enum Owned {
             Numbers(Vec<f64>),
-            Texts { values: Vec<String>, codes: Vec<u32> },
+            Cells { values: Vec<Cell>, codes: Vec<u32> },
         }
         let mut owned = Vec::with_capacity(self.keys.len());
         let mut rows: Option<usize> = None;
-        for (key, field) in self.keys.iter().zip(&self.model.schema().fields) {
+        for (i, (key, field)) in self.keys.iter().zip(&self.model.schema().fields).enumerate() {
             let col = Reflect::get(columns, key).unwrap_or(JsValue::UNDEFINED);
             let (data, len) = if col.is_instance_of::<Float64Array>() {
                 let v = col.unchecked_ref::<Float64Array>().to_vec();
@@ -465,21 +476,20 @@ impl ChurnModel {
                 // Each distinct value crosses into wasm once.
                 let pair = distinct(col.unchecked_ref());
                 let codes = js_sys::Uint32Array::from(pair.get(0)).to_vec();
-                let seen: Vec<Cell> = Array::from(&pair.get(1)).iter().map(|v| Cell::read(&v)).collect();
+                // A string that is exactly a level is resolved once here, as in `readCustomer`.
+                let levels = self.level_maps.get(i as u32);
+                let level = |v: &JsValue| match levels.dyn_ref::<js_sys::Map>() {
+                    Some(map) => map.get(v).as_f64().map(|code| Cell::Level(code as usize)),
+                    None => None,
+                };
+                let seen: Vec<Cell> =
+                    Array::from(&pair.get(1)).iter().map(|v| level(&v).unwrap_or_else(|| Cell::read(&v))).collect();
                 let len = codes.len();
                 if seen.iter().all(|c| matches!(c, Cell::Number(_) | Cell::Null | Cell::Absent)) {
                     let number = |c: &Cell| if let Cell::Number(x) = c { *x } else { f64::NAN };
                     (Owned::Numbers(codes.iter().map(|&k| number(&seen[k as usize])).collect()), len)
                 } else {
-                    let text = |c: Cell| match c {
-                        Cell::Text(s) => s,
-                        Cell::Number(x) => crate::value::format_number(x),
-                        Cell::Bool(b) => b.to_string(),
-                        Cell::Level(_) | Cell::Absent | Cell::Null => String::new(),
-                        // Not a level, not a number: the row is refused.
-                        Cell::Other(_) => "\u{0}(unsupported value)".to_string(),
-                    };
-                    (Owned::Texts { values: seen.into_iter().map(text).collect(), codes }, len)
+                    (Owned::Cells { values: seen, codes }, len)
                 }
             } else {
                 let msg = format!("column {}: expected an array or Float64Array, got {}", field.name, kind_of(&col));
@@ -491,19 +501,26 @@ impl ChurnModel {
             }
             owned.push(data);
         }
-        let texts: Vec<Vec<&str>> = owned
+        // Every row's value, as predict would read it (a hole in an array is a missing value).
+        let values: Vec<Vec<Value>> = owned
             .iter()
             .map(|o| match o {
-                Owned::Texts { values, codes } => codes.iter().map(|&k| values[k as usize].as_str()).collect(),
+                Owned::Cells { values, codes } => {
+                    let distinct: Vec<Value> = values
+                        .iter()
+                        .map(|c| if let Cell::Absent = c { Value::Null } else { c.value() })
+                        .collect();
+                    codes.iter().map(|&k| distinct[k as usize]).collect()
+                }
                 Owned::Numbers(_) => Vec::new(),
             })
             .collect();
         let cols: Vec<Column<'_>> = owned
             .iter()
-            .zip(&texts)
-            .map(|(o, t)| match o {
-                Owned::Numbers(v) => Column::Numbers(v),
-                Owned::Texts { .. } => Column::Texts(t),
+            .zip(&values)
+            .map(|(o, v)| match o {
+                Owned::Numbers(n) => Column::Numbers(n),
+                Owned::Cells { .. } => Column::Values(v),
             })
             .collect();
         let mut out = vec![0.0; rows.unwrap_or(0)];
@@ -519,11 +536,10 @@ impl ChurnModel {
     pub fn explain(&self, customer: &JsValue, top: Option<u32>) -> Result<Object, JsValue> {
         let (x, cells) = self.features(customer).map_err(|r| self.refused(&r))?;
         let e = self.model.explain_features(&x, top.unwrap_or(5) as usize);
-        let fields = &self.model.schema().fields;
         let factors: Array = e
             .contributions
             .iter()
-            .map(|c| factor(&self.keys[c.field], &cells[c.field].to_js(&fields[c.field]), c.contribution))
+            .map(|c| factor(&self.keys[c.field], &cells[c.field].to_js(&self.level_values[c.field]), c.contribution))
             .collect();
         Ok(explained(self.result(e.probability), e.probability, e.base_value, factors))
     }

@@ -46,6 +46,27 @@ test("columnar fast path equals row-by-row", () => {
   }
 });
 
+test("columnar with plain arrays (strings, padding, holes, bad values) agrees with probability() row by row", () => {
+  const rows = cases.slice(0, 200).map((c) => ({ ...c }));
+  rows[3].Contract = " One year ";
+  rows[5].tenure = "abc";
+  rows[7].Contract = "Weekly";
+  rows[9].PaymentMethod = true;
+  rows[11].TotalCharges = null;
+  rows[13].MonthlyCharges = " 70.5 ";
+  rows[15].SeniorCitizen = 1;
+  const cols = {};
+  for (const f of model.schema().fields) cols[f.name] = rows.map((r) => r[f.name]);
+  const p = model.probabilities(cols);
+  let refused = 0;
+  rows.forEach((r, i) => {
+    let want;
+    try { want = model.probability(r); } catch { want = NaN; refused++; }
+    assert.ok(Object.is(p[i], want), `row ${i}: ${p[i]} vs ${want}`);
+  });
+  assert.equal(refused, 3);
+});
+
 test("predictBatch gives per-row errors without throwing", () => {
   const bad = { ...cases[0], Contract: "Weekly" };
   const out = model.predictBatch([cases[0], bad, cases[1]]);
