@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use inference_wasm::{Model, Value};
+use inference_wasm::{Column, FieldKind, Model, Value};
 
 /// The model, the Telco rows encoded, and the same rows as text cells in schema order.
 fn load() -> (Model, Vec<Vec<f64>>, Vec<Vec<String>>) {
@@ -50,6 +50,24 @@ fn bench(c: &mut Criterion) {
     let mut contributions = vec![0.0; model.n_features()];
     g.bench_function("explain (contributions), one row at a time", |b| {
         b.iter(|| rows.iter().map(|x| model.forest().contributions(black_box(x), &mut contributions)).sum::<f64>())
+    });
+    // What wasm's probabilities(columns) does: encode columns (numbers, texts), then score.
+    let fields = &model.schema().fields;
+    let numbers: Vec<Vec<f64>> = (0..fields.len())
+        .map(|i| records.iter().map(|r| r[i].trim().parse().unwrap_or(f64::NAN)).collect())
+        .collect();
+    let texts: Vec<Vec<&str>> = (0..fields.len()).map(|i| records.iter().map(|r| r[i].as_str()).collect()).collect();
+    let columns: Vec<Column> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match f.kind {
+            FieldKind::Numeric(_) => Column::Numbers(&numbers[i]),
+            FieldKind::Categorical(_) => Column::Texts(&texts[i]),
+        })
+        .collect();
+    let mut col_out = vec![0.0; n];
+    g.bench_function("probabilities_columnar (encode columns + batch)", |b| {
+        b.iter(|| model.probabilities_columnar(black_box(&columns), &mut col_out).unwrap())
     });
     let matrix: Vec<f64> = rows.concat();
     let mut out = vec![0.0; n];
