@@ -426,49 +426,27 @@ impl Serializer for &mut TreeReader {
     }
 }
 
-impl ser::SerializeSeq for &mut TreeReader {
-    type Ok = ();
-    type Error = ReadError;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), ReadError> {
-        Ok(())
-    }
+/// Sequences and tuples: each element is read in turn.
+macro_rules! read_elements {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for &mut TreeReader {
+            type Ok = ();
+            type Error = ReadError;
+            fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
+                value.serialize(&mut **self)
+            }
+            fn end(self) -> Result<(), ReadError> {
+                Ok(())
+            }
+        }
+    )*};
 }
-
-impl ser::SerializeTuple for &mut TreeReader {
-    type Ok = ();
-    type Error = ReadError;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), ReadError> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for &mut TreeReader {
-    type Ok = ();
-    type Error = ReadError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), ReadError> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for &mut TreeReader {
-    type Ok = ();
-    type Error = ReadError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), ReadError> {
-        Ok(())
-    }
-}
+read_elements!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for &mut TreeReader {
     type Ok = ();
@@ -484,29 +462,23 @@ impl ser::SerializeMap for &mut TreeReader {
     }
 }
 
-impl ser::SerializeStruct for &mut TreeReader {
-    type Ok = ();
-    type Error = ReadError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), ReadError> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), ReadError> {
-        TreeReader::end(self);
-        Ok(())
-    }
+/// Structs: named fields.
+macro_rules! read_fields {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for &mut TreeReader {
+            type Ok = ();
+            type Error = ReadError;
+            fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), ReadError> {
+                self.field(key, value)
+            }
+            fn end(self) -> Result<(), ReadError> {
+                TreeReader::end(self);
+                Ok(())
+            }
+        }
+    )*};
 }
-
-impl ser::SerializeStructVariant for &mut TreeReader {
-    type Ok = ();
-    type Error = ReadError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), ReadError> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), ReadError> {
-        TreeReader::end(self);
-        Ok(())
-    }
-}
+read_fields!(SerializeStruct, SerializeStructVariant);
 
 /// The exported forest must give, for every checked training row and every chunk, exactly (bit
 /// for bit) the mean smartcore predicts for that chunk: same trees, same leaves, same summation
