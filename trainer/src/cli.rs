@@ -228,6 +228,11 @@ pub struct TrainArgs {
     /// Random seed (split, bootstrap, feature sampling)
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Check the exported forest against smartcore's own predictions on every training row
+    /// (default: on 2,048 evenly spread rows, or all rows of a smaller file; either way the
+    /// check is exact, bit for bit, and a mismatch writes nothing)
+    #[arg(long)]
+    pub verify_all_rows: bool,
     /// Fraction of rows held out (stratified) for the model card's metrics; 0 trains on all rows
     #[arg(long, default_value_t = 0.2)]
     pub test_fraction: f64,

@@ -38,6 +38,8 @@ pub struct ForestParams {
     pub min_samples_split: usize,
     pub mtry: usize,
     pub seed: u64,
+    /// Check the export against smartcore on every training row, not on at most CHECK_ROWS.
+    pub verify_all: bool,
 }
 
 pub struct Trained {
@@ -75,7 +77,7 @@ pub fn train(
     let yf: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
     // The rows the export is checked on (smartcore's own predict is slow: all rows up to
     // CHECK_ROWS, else every k-th row).
-    let stride = rows.div_ceil(CHECK_ROWS);
+    let stride = if p.verify_all { 1 } else { rows.div_ceil(CHECK_ROWS) };
     let check_x: Vec<f64> =
         (0..rows).step_by(stride).flat_map(|r| x[r * n_features..(r + 1) * n_features].iter().copied()).collect();
     let check = DenseMatrix::new(check_x.len() / n_features, n_features, check_x.clone(), false)
@@ -532,7 +534,7 @@ mod tests {
     }
 
     fn params(trees: usize) -> ForestParams {
-        ForestParams { trees, max_depth: 5, min_samples_leaf: 3, min_samples_split: 6, mtry: 2, seed: 42 }
+        ForestParams { trees, max_depth: 5, min_samples_leaf: 3, min_samples_split: 6, mtry: 2, seed: 42, verify_all: false }
     }
 
     #[test]
