@@ -23,11 +23,12 @@
 // Batch bodies: the golden cases as read from CSV (every cell a string, numbers too) and the same
 // customers with the numeric fields as JSON numbers (as in the README's curl example and as a
 // client with a typed model sends them).
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { startWorker, startMiniflare, freePort, BUILD } from "../dev-server.mjs";
-import { buildSelfHosted, WORKERD } from "../selfhost.mjs";
+import { startWorker, startMiniflare, BUILD } from "../dev-server.mjs";
+import { buildSelfHosted } from "../selfhost.mjs";
+import { startBare, emptyBareConfig, EMPTY_WORKER } from "./bare.mjs";
 import { cases } from "../../test/golden.mjs";
 
 const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
@@ -105,36 +106,8 @@ const batchPlan = [
 // ceiling of the local dev stack itself on this machine, to read the churn figures against.
 const emptyDir = path.join(dir, "empty-worker");
 mkdirSync(emptyDir, { recursive: true });
-writeFileSync(path.join(emptyDir, "index.js"), 'export default { async fetch(r) { const b = await r.text(); return Response.json({ bytes: b.length }); } };\n');
+writeFileSync(path.join(emptyDir, "index.js"), EMPTY_WORKER);
 writeFileSync(path.join(emptyDir, "wrangler.toml"), 'name = "empty"\nmain = "index.js"\ncompatibility_date = "2026-04-01"\n');
-// The churn Worker bundle on a bare `workerd serve` (self-hosted, no dev tooling in the path).
-async function startBare(config) {
-  const port = await freePort();
-  const child = spawn(WORKERD, ["serve", await config(port)], { detached: true, stdio: "ignore" });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(url + "/health")).status < 500) break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return { url, pids: () => [["workerd", child.pid]], stop: async () => process.kill(-child.pid, "SIGKILL") };
-}
-function emptyBareConfig(port) {
-  const d = path.join(dir, "empty-bare");
-  mkdirSync(d, { recursive: true });
-  writeFileSync(path.join(d, "index.js"), readFileSync(path.join(emptyDir, "index.js")));
-  writeFileSync(path.join(d, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "empty", worker = .w)],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "empty")],
-);
-const w :Workerd.Worker = (modules = [(name = "index.js", esModule = embed "index.js")], compatibilityDate = "2026-04-01");
-`);
-  return path.join(d, "config.capnp");
-}
-
 /** The processes of `wrangler dev`: its Node process, the dev proxy's workerd, the Worker's workerd. */
 function devPids(w) {
   const port = new URL(w.url).port;
@@ -179,7 +152,7 @@ const targets = [
     const w = await startWorker({ config: path.join(emptyDir, "wrangler.toml") });
     return { ...w, pids: () => devPids(w) };
   }, predictPlan.slice(1)],
-  ["empty Worker, bare workerd", () => startBare(emptyBareConfig), predictPlan.slice(1)],
+  ["empty Worker, bare workerd", () => startBare((port) => emptyBareConfig(path.join(dir, "empty-bare"), port)), predictPlan.slice(1)],
 ];
 const only = process.env.TARGETS; // e.g. TARGETS=0 for wrangler dev only
 const rows = [];

@@ -10,11 +10,11 @@
 //
 // `perf record -g -p <workerd pid>` during such a run shows what fills the pauses (see README).
 import net from "node:net";
-import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { BUILD, freePort } from "../dev-server.mjs";
-import { buildSelfHosted, WORKERD } from "../selfhost.mjs";
+import { BUILD } from "../dev-server.mjs";
+import { buildSelfHosted } from "../selfhost.mjs";
+import { startBare, emptyBareConfig } from "./bare.mjs";
 import { cases } from "../../test/golden.mjs";
 
 const DURATION = Number(process.env.DURATION ?? 10);
@@ -22,34 +22,6 @@ const CONNS = (process.env.CONNS ?? "1,16").split(",").map(Number);
 const PAUSE_MS = Number(process.env.PAUSE_MS ?? 20);
 const dir = path.join(BUILD, "bench", "stalls");
 mkdirSync(dir, { recursive: true });
-
-async function startWorkerd(config) {
-  const child = spawn(WORKERD, ["serve", config], { detached: true, stdio: "ignore" });
-  return child;
-}
-async function waitUp(port) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/health`);
-      await r.arrayBuffer();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`workerd on ${port} did not answer`);
-}
-async function emptyConfig(port) {
-  writeFileSync(path.join(dir, "index.js"), "export default { async fetch(r) { const b = await r.text(); return Response.json({ bytes: b.length }); } };\n");
-  writeFileSync(path.join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "empty", worker = .w)],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "empty")],
-);
-const w :Workerd.Worker = (modules = [(name = "index.js", esModule = embed "index.js")], compatibilityDate = "2026-04-01");
-`);
-  return path.join(dir, "config.capnp");
-}
 
 /** `conns` sequential keep-alive clients for `seconds`; resolves to [{start, ms}] per request. */
 async function load(port, conns, seconds) {
@@ -125,14 +97,12 @@ function summary(samples, seconds) {
 
 const servers = [
   ["churn Worker, bare workerd", (port) => buildSelfHosted({ port, outDir: path.join(dir, "churn") })],
-  ["empty Worker, bare workerd", emptyConfig],
+  ["empty Worker, bare workerd", (port) => emptyBareConfig(path.join(dir, "empty"), port)],
 ];
 const rows = [];
 for (const [name, config] of servers) {
-  const port = await freePort();
-  const child = await startWorkerd(await config(port));
+  const { port, stop } = await startBare(config);
   try {
-    await waitUp(port);
     await load(port, 4, 2); // warm-up (JIT)
     for (const c of CONNS) {
       const r = summary(await load(port, c, DURATION), DURATION);
@@ -140,7 +110,7 @@ for (const [name, config] of servers) {
       console.error(JSON.stringify({ name, c, ...r }));
     }
   } finally {
-    process.kill(-child.pid, "SIGKILL");
+    await stop();
   }
 }
 const f = (x) => (x >= 10 ? x.toFixed(0) : x.toFixed(2));
