@@ -76,27 +76,21 @@ pub fn run(a: TrainArgs) -> Result<()> {
         schema.fields.iter().map(|f| table.column(&f.name)).collect::<Result<_>>()?;
     // Blocks of rows on all threads; the first error in row order is the one reported.
     let encoders = Encoders::new(&schema);
-    let mut x = vec![0.0; n * nf];
-    let block = n.div_ceil(sel.threads.max(1)).max(1) * nf;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = x
-            .chunks_mut(block)
-            .enumerate()
-            .map(|(b, xs)| {
-                let (encoders, schema, columns, path) = (&encoders, &schema, &columns, &a.data);
-                s.spawn(move || -> Result<()> {
-                    for (k, out) in xs.chunks_mut(nf).enumerate() {
-                        let r = (b * block) / nf + k;
-                        encoders
-                            .encode(schema, |i, _| columns[i][r].map_or(Value::Null, Value::Text), out)
-                            .with_context(|| format!("{} line {}", path.display(), line_of(r)))?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles.into_iter().try_for_each(|h| h.join().expect("an encoding thread panicked"))
-    })?;
+    let per_block = n.div_ceil(sel.threads.max(1)).max(1);
+    let blocks: Vec<std::ops::Range<usize>> = (0..n).step_by(per_block).map(|r| r..(r + per_block).min(n)).collect();
+    let encoded = data::par_map(&blocks, sel.threads, |rows| -> Result<Vec<f64>> {
+        let mut xs = vec![0.0; rows.len() * nf];
+        for (r, out) in rows.clone().zip(xs.chunks_mut(nf)) {
+            encoders
+                .encode(&schema, |i, _| columns[i][r].map_or(Value::Null, Value::Text), out)
+                .with_context(|| format!("{} line {}", a.data.display(), line_of(r)))?;
+        }
+        Ok(xs)
+    });
+    let mut x = Vec::with_capacity(n * nf);
+    for block in encoded {
+        x.extend(block?);
+    }
     let x_train: Vec<f64> = train_rows.iter().flat_map(|&r| x[r * nf..(r + 1) * nf].iter().copied()).collect();
     let y_train: Vec<bool> = train_rows.iter().map(|&r| labels[r]).collect();
     spans.mark("encode");
@@ -121,7 +115,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     );
     let fit_started = Instant::now();
     let trained =
-        train::train(&x_train, nf, &y_train, &params, threads(a.threads), &|k| bar.set_position(k as u64), &mut spans)?;
+        train::train(&x_train, nf, &y_train, &params, sel.threads, &|k| bar.set_position(k as u64), &mut spans)?;
     bar.finish_and_clear();
     let fit_seconds = fit_started.elapsed().as_secs_f64();
 
