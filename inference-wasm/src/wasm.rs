@@ -70,6 +70,9 @@ extern "C" {
     fn put_number(o: &Object, k: &str, v: f64);
     #[wasm_bindgen(js_name = put)]
     fn put_text(o: &Object, k: &str, v: &str);
+    /// `o[k] = v` with a key made once (see `Keys`).
+    #[wasm_bindgen(js_name = put)]
+    fn set(o: &Object, k: &JsValue, v: &JsValue);
 }
 
 /// A churn model loaded from the bytes `churn train` wrote.
@@ -188,10 +191,6 @@ fn kind_of(v: &JsValue) -> &'static str {
     }
 }
 
-fn set(obj: &Object, key: &JsValue, value: &JsValue) {
-    // Setting a property on a fresh plain object cannot fail.
-    let _ = Reflect::set(obj, key, value);
-}
 
 /// A plain JS object for the JSON-like views (`schema`, `info`, `evaluate`), filled key by key.
 /// The shapes are the JSON the CLI prints for the same types (serde's field names and order).
