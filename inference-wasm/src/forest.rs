@@ -534,6 +534,32 @@ pub enum NodeView {
     Split { id: usize, feature: usize, threshold: f64, left: usize, right: usize, value: f64 },
 }
 
+/// Walks the continued fraction of `mant / 2^shift` (== `x`) in integer type `$t`, returning
+/// the first convergent that divides back to `x` exactly, or None once its denominator passes
+/// u32::MAX.
+macro_rules! convergents {
+    ($t:ty, $mant:expr, $x:expr, $shift:expr) => {{
+        let (mut p, mut q) = ($mant as $t, (1 as $t) << $shift);
+        let (mut h0, mut h1): ($t, $t) = (0, 1);
+        let (mut k0, mut k1): ($t, $t) = (1, 0);
+        loop {
+            if q == 0 {
+                break None;
+            }
+            let a = p / q;
+            (p, q) = (q, p % q);
+            (h0, h1) = (h1, a * h1 + h0);
+            (k0, k1) = (k1, a * k1 + k0);
+            if k1 > u32::MAX as $t {
+                break None;
+            }
+            if h1 as f64 / k1 as f64 == $x {
+                break Some((h1 as u32, k1 as u32));
+            }
+        }
+    }};
+}
+
 /// Finds counts `num ≤ den` with `num as f64 / den as f64 == x` bit for bit, if any fits in u32.
 ///
 /// A tree node's value is (in-bag churners) / (in-bag rows), a division of two integers. By
@@ -558,22 +584,13 @@ pub fn as_ratio(x: f64) -> Option<(u32, u32)> {
     if !(0..=126).contains(&shift) {
         return None;
     }
-    let (mut p, mut q) = (mant as u128, 1u128 << shift);
-    let (mut h0, mut h1) = (0u128, 1u128);
-    let (mut k0, mut k1) = (1u128, 0u128);
-    while q != 0 {
-        let a = p / q;
-        (p, q) = (q, p % q);
-        (h0, h1) = (h1, a * h1 + h0);
-        (k0, k1) = (k1, a * k1 + k0);
-        if k1 > u32::MAX as u128 {
-            return None;
-        }
-        if h1 as f64 / k1 as f64 == x {
-            return Some((h1 as u32, k1 as u32));
-        }
+    // The convergents' denominators never exceed 2^shift, so u64 holds every step when
+    // shift <= 63 (values >= 2^-11: nearly every node); u128 division is several times slower.
+    if shift <= 63 {
+        convergents!(u64, mant, x, shift)
+    } else {
+        convergents!(u128, mant, x, shift)
     }
-    None
 }
 
 #[cfg(test)]
@@ -607,6 +624,34 @@ mod tests {
         let _ = as_ratio(0.1 + 0.2);
         assert_eq!(as_ratio(-0.5), None);
         assert_eq!(as_ratio(f64::NAN), None);
+        // Below 2^-11 the walk runs in u128.
+        for (num, den) in [(1u32, 5000u32), (3, 100_000), (1, 4_000_000_000)] {
+            let x = num as f64 / den as f64;
+            assert_eq!(as_ratio(x), Some((num, den)), "{num}/{den}");
+        }
+    }
+
+    #[test]
+    fn u64_and_u128_walks_agree() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        for i in 0..200_000u32 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            // Ratios of counts, and arbitrary doubles in [2^-11, 1].
+            let x = if i % 2 == 0 {
+                let den = (s >> 40) as u32 % 100_000 + 1;
+                (s as u32 % (den + 1)) as f64 / den as f64
+            } else {
+                f64::from_bits(s >> 12 | 0x3FF0_0000_0000_0000) - 1.0
+            };
+            if x < 1.0 / 2048.0 {
+                continue;
+            }
+            let bits = x.to_bits();
+            let (mant, shift) = ((bits & ((1 << 52) - 1)) | (1 << 52), 1075 - ((bits >> 52) & 0x7ff) as i64);
+            assert_eq!(convergents!(u64, mant, x, shift), convergents!(u128, mant, x, shift), "{x}");
+        }
     }
 
     #[test]
