@@ -106,7 +106,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         min_samples_split: a.min_samples_split as usize,
         mtry,
         seed: a.seed,
-        verify_all: a.verify_all_rows,
+        verify_rows: a.verify_rows.map(|n| n as usize),
     };
     let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(a.trees as u64) };
     bar.set_style(

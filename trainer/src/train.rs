@@ -24,9 +24,6 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use crate::cmd_train::Spans;
 use crate::data::SplitMix64;
 
-/// Training rows the exported forest is checked on against smartcore (evenly spread).
-const CHECK_ROWS: usize = 2048;
-
 /// Trees per independently seeded chunk.
 pub const CHUNK_TREES: usize = 50;
 
@@ -38,8 +35,9 @@ pub struct ForestParams {
     pub min_samples_split: usize,
     pub mtry: usize,
     pub seed: u64,
-    /// Check the export against smartcore on every training row, not on at most CHECK_ROWS.
-    pub verify_all: bool,
+    /// Check the export against smartcore on this many evenly spread training rows, not on
+    /// every row (None).
+    pub verify_rows: Option<usize>,
 }
 
 pub struct Trained {
@@ -75,9 +73,8 @@ pub fn train(
     let matrix = DenseMatrix::new(rows, n_features, by_column, true)
         .map_err(|e| anyhow!("building the training matrix: {e}"))?;
     let yf: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
-    // The rows the export is checked on (smartcore's own predict is slow: all rows up to
-    // CHECK_ROWS, else every k-th row).
-    let stride = if p.verify_all { 1 } else { rows.div_ceil(CHECK_ROWS) };
+    // The rows the export is checked on: every row, or every k-th row if fewer are asked for.
+    let stride = p.verify_rows.map_or(1, |n| rows.div_ceil(n.max(1)));
     let check_x: Vec<f64> =
         (0..rows).step_by(stride).flat_map(|r| x[r * n_features..(r + 1) * n_features].iter().copied()).collect();
     let check = DenseMatrix::new(check_x.len() / n_features, n_features, check_x.clone(), false)
@@ -160,7 +157,7 @@ pub fn train(
     }
     let forest = Forest::build(n_features as u32, &trees).context("converting the trees")?;
     spans.mark("convert");
-    verify(&forest, &check_x, n_features, &predictions, threads)?;
+    verify(&forest, &check_x, n_features, stride, &predictions, threads)?;
     spans.mark("verify");
     Ok(Trained { forest, importances })
 }
@@ -487,7 +484,16 @@ read_fields!(SerializeStruct, SerializeStructVariant);
 /// order.
 /// Chunks are checked on all threads, with the core's batch path (bit-identical to scoring one
 /// row at a time).
-fn verify(forest: &Forest, x: &[f64], n_features: usize, predictions: &[Vec<f64>], threads: usize) -> Result<()> {
+/// Checks that `forest` gives, bit for bit, smartcore's `predictions` (one vector per chunk) for
+/// the check rows `x`, which are every `stride`-th training row.
+fn verify(
+    forest: &Forest,
+    x: &[f64],
+    n_features: usize,
+    stride: usize,
+    predictions: &[Vec<f64>],
+    threads: usize,
+) -> Result<()> {
     let compiled = forest.compile().context("the converted forest does not load")?;
     let rows = predictions.first().map_or(0, |p| p.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -501,8 +507,9 @@ fn verify(forest: &Forest, x: &[f64], n_features: usize, predictions: &[Vec<f64>
             compiled.means_over(start..end, &x[..rows * n_features], &mut got);
             if let Some(r) = (0..rows).find(|&r| got[r].to_bits() != pred[r].to_bits()) {
                 bail!(
-                    "internal check failed: the flat forest gives {} for training row {r} in trees {start}..{end}, smartcore {}; no file written",
+                    "internal check failed: the flat forest gives {} for training row {} in trees {start}..{end}, smartcore {}; no file written",
                     got[r],
+                    r * stride,
                     pred[r]
                 );
             }
@@ -534,7 +541,7 @@ mod tests {
     }
 
     fn params(trees: usize) -> ForestParams {
-        ForestParams { trees, max_depth: 5, min_samples_leaf: 3, min_samples_split: 6, mtry: 2, seed: 42, verify_all: false }
+        ForestParams { trees, max_depth: 5, min_samples_leaf: 3, min_samples_split: 6, mtry: 2, seed: 42, verify_rows: None }
     }
 
     #[test]
@@ -573,6 +580,28 @@ mod tests {
         }
         assert!(splits > 7, "the trees have splits ({splits})");
         assert_eq!(predicted.len(), 300);
+    }
+
+    #[test]
+    fn verify_catches_one_changed_prediction() {
+        let (x, y) = data(300);
+        let mut spans = Spans::new(Instant::now());
+        let p = ForestParams { verify_rows: Some(100), ..params(60) };
+        let trained = train(&x, 4, &y, &p, 2, &|_| {}, &mut spans).unwrap();
+        let compiled = trained.forest.compile().unwrap();
+        // Every 3rd row, as train() checks with verify_rows = 100 of 300.
+        let check: Vec<f64> = x.chunks(4).step_by(3).flatten().copied().collect();
+        let per_chunk = |range: std::ops::Range<usize>| {
+            let mut out = vec![0.0; 100];
+            compiled.means_over(range, &check, &mut out);
+            out
+        };
+        let mut predictions = vec![per_chunk(0..50), per_chunk(50..60)];
+        verify(&trained.forest, &check, 4, 3, &predictions, 2).unwrap();
+        // One ulp off in the second chunk's 8th check row (training row 21).
+        predictions[1][7] = f64::from_bits(predictions[1][7].to_bits() + 1);
+        let err = verify(&trained.forest, &check, 4, 3, &predictions, 2).unwrap_err().to_string();
+        assert!(err.contains("training row 21 in trees 50..60"), "{err}");
     }
 
     #[test]
