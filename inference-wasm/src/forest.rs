@@ -452,9 +452,10 @@ impl CompiledForest {
         for first in (0..self.roots.len()).step_by(LANES) {
             let lanes = (self.roots.len() - first).min(LANES);
             let mut depth = 0;
-            for j in 0..lanes {
-                paths[j] = self.roots[first + j] as usize;
-                depth = depth.max(self.depths[first + j] as usize);
+            let group = first..first + lanes;
+            for (p, (&root, &d)) in paths.iter_mut().zip(self.roots[group.clone()].iter().zip(&self.depths[group])) {
+                *p = root as usize;
+                depth = depth.max(d as usize);
             }
             for step in 0..depth {
                 let (now, then) = paths[step * LANES..].split_at_mut(LANES);

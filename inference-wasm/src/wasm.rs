@@ -221,7 +221,7 @@ impl View {
         Ok(self.number(k, v as f64))
     }
     fn metrics(self, m: &Metrics) -> Result<View, JsError> {
-        Ok(self
+        self
             .count("rows", m.rows)?
             .number("roc_auc", m.roc_auc)
             .number("pr_auc", m.pr_auc)
@@ -234,7 +234,7 @@ impl View {
             .count("tp", m.tp)?
             .count("fp", m.fp)?
             .count("tn", m.tn)?
-            .count("fn", m.fn_)?)
+            .count("fn", m.fn_)
     }
 }
 
@@ -531,10 +531,17 @@ impl ChurnModel {
 
     /// Why this customer scored as they did: the prediction plus `base_value` and
     /// `top_factors: [{field, value, contribution}]` (path attribution, largest |contribution|
-    /// first; `base_value + Σ all contributions = probability`). `top` defaults to 5.
-    pub fn explain(&self, customer: &JsValue, top: Option<u32>) -> Result<Object, JsValue> {
+    /// first; `base_value + Σ all contributions = probability`). `top` (a whole number ≥ 0)
+    /// defaults to 5; a larger number than there are fields gives them all.
+    pub fn explain(&self, customer: &JsValue, top: Option<f64>) -> Result<Object, JsValue> {
+        // Taken as a double, not u32: wasm-bindgen would wrap -1 to 4294967295 and 2.5 to 2.
+        let top = match top {
+            None => 5,
+            Some(t) if t >= 0.0 && t.fract() == 0.0 => t.min(u32::MAX as f64) as usize,
+            Some(t) => return Err(JsError::new(&format!("explain: top must be a whole number >= 0, got {t}")).into()),
+        };
         let (x, cells) = self.features(customer).map_err(|r| self.refused(&r))?;
-        let e = self.model.explain_features(&x, top.unwrap_or(5) as usize);
+        let e = self.model.explain_features(&x, top);
         let factors: Array = e
             .contributions
             .iter()

@@ -24,6 +24,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// TrainArgs is large, but a Command is parsed once per process: boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a model from a CSV and write the model file

@@ -167,7 +167,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
     spans.mark("to/from bytes");
 
     let gate = match (a.min_auc, &artifact.card.test_metrics) {
-        (Some(min), Some(m)) if !(m.roc_auc >= min) => Some(format!(
+        // A NaN AUC (no positives or no negatives held out) fails the gate too.
+        (Some(min), Some(m)) if m.roc_auc < min || m.roc_auc.is_nan() => Some(format!(
             "quality gate failed: held-out ROC-AUC {:.4} is below --min-auc {min}; no file written",
             m.roc_auc
         )),

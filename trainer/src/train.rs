@@ -516,7 +516,7 @@ fn verify(
         }
     };
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads.clamp(1, predictions.len().max(1))).map(|_| s.spawn(|| check())).collect();
+        let handles: Vec<_> = (0..threads.clamp(1, predictions.len().max(1))).map(|_| s.spawn(check)).collect();
         handles.into_iter().try_for_each(|h| h.join().expect("verification thread panicked"))
     })
 }

@@ -88,6 +88,10 @@ test("explain adds up and names the customer's values", () => {
     for (const f of e.top_factors) assert.equal(f.value, c[f.field]);
   }
   assert.equal(model.explain(cases[0]).top_factors.length, 5);
+  assert.equal(model.explain(cases[0], 0).top_factors.length, 0);
+  for (const bad of [-1, 2.5, NaN, Infinity]) {
+    assert.throws(() => model.explain(cases[0], bad), /explain: top must be a whole number >= 0, got/, String(bad));
+  }
 });
 
 test("schema and info describe the model", () => {
