@@ -537,8 +537,12 @@ impl ChurnModel {
         // Taken as a double, not u32: wasm-bindgen would wrap -1 to 4294967295 and 2.5 to 2.
         let top = match top {
             None => 5,
-            Some(t) if t >= 0.0 && t.fract() == 0.0 => t.min(u32::MAX as f64) as usize,
-            Some(t) => return Err(JsError::new(&format!("explain: top must be a whole number >= 0, got {t}")).into()),
+            Some(t) if t >= 0.0 && (t.fract() == 0.0 || t == f64::INFINITY) => t.min(u32::MAX as f64) as usize,
+            // (No float in the message: formatting one would pull ~20 KB of code into the wasm.)
+            Some(t) => {
+                let got = if t.is_nan() { "NaN" } else if t < 0.0 { "a negative number" } else { "a fraction" };
+                return Err(JsError::new(&format!("explain: top must be a whole number >= 0, got {got}")).into());
+            }
         };
         let (x, cells) = self.features(customer).map_err(|r| self.refused(&r))?;
         let e = self.model.explain_features(&x, top);
