@@ -15,7 +15,8 @@ const churn = join(root, "target", "release", "churn");
 const fixtures = join(root, "tests", "fixtures");
 const telcoTest = join(root, "data", "telco_test.csv");
 const defaultModel = join(root, "www", "worker", "model.bin");
-const shots = join(root, "docs", "screenshots");
+// The committed screenshots change only when asked (UPDATE_SCREENSHOTS=1); otherwise build/.
+const shots = process.env.UPDATE_SCREENSHOTS === "1" ? join(root, "docs", "screenshots") : join(root, "build", "screenshots");
 const work = join(scratch, "files");
 
 let server, ctx, page;
