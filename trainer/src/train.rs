@@ -480,12 +480,10 @@ macro_rules! read_fields {
 read_fields!(SerializeStruct, SerializeStructVariant);
 
 /// The exported forest must give, for every checked training row and every chunk, exactly (bit
-/// for bit) the mean smartcore predicts for that chunk: same trees, same leaves, same summation
-/// order.
-/// Chunks are checked on all threads, with the core's batch path (bit-identical to scoring one
-/// row at a time).
-/// Checks that `forest` gives, bit for bit, smartcore's `predictions` (one vector per chunk) for
-/// the check rows `x`, which are every `stride`-th training row.
+/// for bit) the mean smartcore predicts for that chunk (`predictions`, one vector per chunk):
+/// same trees, same leaves, same summation order. The check rows `x` are every `stride`-th
+/// training row. Chunks are checked on all threads, with the core's batch path (bit-identical
+/// to scoring one row at a time).
 fn verify(
     forest: &Forest,
     x: &[f64],
