@@ -52,7 +52,7 @@ fn golden_cases_match_native_bit_for_bit() {
         assert_eq!(get(&r, "churn_prediction").as_string().unwrap(), e[pred]);
         assert_eq!(get(&r, "risk_level").as_string().unwrap(), e[risk]);
         // Explanations: the same top 3 factors, values and contributions, bit for bit.
-        let x: JsValue = model.explain(&customer, Some(3)).unwrap().into();
+        let x: JsValue = model.explain(&customer, Some(3.0)).unwrap().into();
         assert_eq!(get(&x, "churn_probability_raw").as_f64().unwrap().to_bits(), want.to_bits());
         let factors = js_sys::Array::from(&get(&x, "top_factors"));
         for k in 1..=3 {
