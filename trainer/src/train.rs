@@ -9,6 +9,7 @@
 //! its own seed derived from the user's seed and the chunk number. The chunk layout depends only
 //! on the tree count, so the result is the same whatever the number of cores.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
@@ -22,7 +23,7 @@ use smartcore::ensemble::random_forest_regressor::{
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::cmd_train::Spans;
-use crate::data::SplitMix64;
+use crate::data::{par_map, SplitMix64};
 
 /// Trees per independently seeded chunk.
 pub const CHUNK_TREES: usize = 50;
@@ -75,9 +76,13 @@ pub fn train(
     let yf: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
     // The rows the export is checked on: every row, or every k-th row if fewer are asked for.
     let stride = p.verify_rows.map_or(1, |n| rows.div_ceil(n.max(1)));
-    let check_x: Vec<f64> =
-        (0..rows).step_by(stride).flat_map(|r| x[r * n_features..(r + 1) * n_features].iter().copied()).collect();
-    let check = DenseMatrix::new(check_x.len() / n_features, n_features, check_x.clone(), false)
+    // (By default every row: then the check rows are `x` itself, not a copy of it.)
+    let check_x: Cow<[f64]> = if stride == 1 {
+        Cow::Borrowed(x)
+    } else {
+        (0..rows).step_by(stride).flat_map(|r| x[r * n_features..(r + 1) * n_features].iter().copied()).collect()
+    };
+    let check = DenseMatrix::new(check_x.len() / n_features, n_features, check_x.to_vec(), false)
         .map_err(|e| anyhow!("building the check matrix: {e}"))?;
     let chunks = p.trees.div_ceil(CHUNK_TREES);
     spans.mark("matrices");
@@ -494,29 +499,26 @@ fn verify(
 ) -> Result<()> {
     let compiled = forest.compile().context("the converted forest does not load")?;
     let rows = predictions.first().map_or(0, |p| p.len());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let check = || -> Result<()> {
+    let x = &x[..rows * n_features];
+    let chunks: Vec<usize> = (0..predictions.len()).collect();
+    // The first mismatch in chunk order is the one reported.
+    par_map(&chunks, threads, |&c| -> Result<()> {
+        let (pred, start) = (&predictions[c], c * CHUNK_TREES);
+        let end = (start + CHUNK_TREES).min(compiled.n_trees());
         let mut got = vec![0.0; rows];
-        loop {
-            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(pred) = predictions.get(c) else { return Ok(()) };
-            let start = c * CHUNK_TREES;
-            let end = (start + CHUNK_TREES).min(compiled.n_trees());
-            compiled.means_over(start..end, &x[..rows * n_features], &mut got);
-            if let Some(r) = (0..rows).find(|&r| got[r].to_bits() != pred[r].to_bits()) {
-                bail!(
-                    "internal check failed: the flat forest gives {} for training row {} in trees {start}..{end}, smartcore {}; no file written",
-                    got[r],
-                    r * stride,
-                    pred[r]
-                );
-            }
+        compiled.means_over(start..end, x, &mut got);
+        if let Some(r) = (0..rows).find(|&r| got[r].to_bits() != pred[r].to_bits()) {
+            bail!(
+                "internal check failed: the flat forest gives {} for training row {} in trees {start}..{end}, smartcore {}; no file written",
+                got[r],
+                r * stride,
+                pred[r]
+            );
         }
-    };
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads.clamp(1, predictions.len().max(1))).map(|_| s.spawn(check)).collect();
-        handles.into_iter().try_for_each(|h| h.join().expect("verification thread panicked"))
+        Ok(())
     })
+    .into_iter()
+    .collect()
 }
 
 #[cfg(test)]
