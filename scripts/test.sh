@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 # Nothing here reads standard input, and cargo passes it to `rustc -` when it probes a target:
 # detach it so whatever the caller left there cannot be read as Rust source.
 exec </dev/null
+# Tools that setup.sh installs with `cargo install` land in $CARGO_HOME/bin.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 bash scripts/setup.sh
 
 echo "== native: unit, property and CLI tests (release build, one warm target/)"
@@ -19,6 +21,11 @@ echo "== fuzzing: each cargo-fuzz target for 25 s from the committed seeds (scri
 bash scripts/fuzz.sh
 
 echo "== supply chain: cargo deny licenses, bans, sources (offline; advisories: see deny.toml)"
+# cargo-deny reads the metadata of every platform's dependencies (windows-sys, android_*...),
+# and a build only downloads this platform's: on a fresh CARGO_HOME `--offline` fails without
+# this. `cargo fetch` with no --target fetches every platform's crates (sources only, no build).
+cargo fetch --locked
+cargo fetch --locked --manifest-path fuzz/Cargo.toml
 cargo deny --offline check -A license-not-encountered licenses bans sources
 cargo deny --offline --manifest-path fuzz/Cargo.toml check -A license-not-encountered licenses bans sources
 

@@ -9,9 +9,16 @@ www="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "$www/.." && pwd)"
 cd "$root"
 cargo build --profile wasm -p inference-wasm --target wasm32-unknown-unknown
+# Ask cargo where it put the build: CARGO_TARGET_DIR, build.target-dir in a config, or target/.
+target_dir=$(cargo metadata --format-version 1 --no-deps | node -e \
+  'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 rm -rf "$www/pkg" && mkdir -p "$www/pkg"
+command -v wasm-bindgen >/dev/null || {
+  echo "build-pkg: wasm-bindgen not found; run bash scripts/setup.sh (installs it at the pinned version)" >&2
+  exit 1
+}
 wasm-bindgen --target web --out-dir "$www/pkg" --out-name churn \
-  target/wasm32-unknown-unknown/wasm/inference_wasm.wasm
+  "$target_dir/wasm32-unknown-unknown/wasm/inference_wasm.wasm"
 # --converge repeats -Oz until it stops shrinking: ~5 s more, ~0.4 KB less gzip.
 "$www/node_modules/.bin/wasm-opt" -Oz --converge "$www/pkg/churn_bg.wasm" -o "$www/pkg/churn_bg.wasm"
 (cd "$www" && node scripts/minify-glue.mjs pkg/churn.js pkg/snippets/*/*.js)
