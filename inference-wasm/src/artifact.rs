@@ -3,7 +3,7 @@
 //! ```text
 //! offset size
 //!  0     8    magic  b"CHURNMDL"
-//!  8     2    format version, u16 little-endian (this build writes and reads 1)
+//!  8     2    format version, u16 little-endian (this build writes 2, reads 1 and 2)
 //! 10     2    flags, u16 LE, must be 0
 //! 12     4    payload length in bytes, u32 LE (at most MAX_PAYLOAD)
 //! 16     4    CRC-32 (IEEE) of the payload, u32 LE
@@ -15,13 +15,17 @@
 
 use bincode::{Decode, Encode};
 
-use crate::card::ModelCard;
-use crate::forest::Forest;
+use crate::card::{ModelCard, ModelCardV1};
+use crate::forest::{Ensemble, Forest};
 use crate::policy::RiskPolicy;
 use crate::schema::{FieldKind, Missing, Schema, Unknown};
 
 pub const MAGIC: [u8; 8] = *b"CHURNMDL";
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes. Version 1 (random forests only, no model kind)
+/// still loads, and scores bit-identically.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_FORMAT_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 20;
 /// Largest payload accepted (64 MiB; the default Telco model is ~0.1 MiB).
 pub const MAX_PAYLOAD: usize = 64 << 20;
@@ -34,8 +38,18 @@ const DECODE_LIMIT: usize = 64 << 20;
 pub struct Artifact {
     pub schema: Schema,
     pub policy: RiskPolicy,
-    pub forest: Forest,
+    /// The trees, of one model kind.
+    pub ensemble: Ensemble,
     pub card: ModelCard,
+}
+
+/// A format-version-1 payload: the same fields, a forest where `ensemble` now is, the old card.
+#[derive(Decode)]
+struct ArtifactV1 {
+    schema: Schema,
+    policy: RiskPolicy,
+    forest: Forest,
+    card: ModelCardV1,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -44,7 +58,7 @@ pub enum ArtifactError {
     Truncated { at: usize, what: String },
     #[error("not a churn model file (bad magic bytes {}, expected \"CHURNMDL\")", hex_bytes(found))]
     BadMagic { found: Vec<u8> },
-    #[error("unsupported format version {found} (this build reads {supported})")]
+    #[error("unsupported format version {found} (this build reads {OLDEST_FORMAT_VERSION} to {supported})")]
     UnsupportedVersion { found: u16, supported: u16 },
     #[error("unsupported flags {0:#06x} in header")]
     Flags(u16),
@@ -146,7 +160,7 @@ impl Artifact {
         let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
         let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let version = u16_at(8);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(ArtifactError::UnsupportedVersion { found: version, supported: FORMAT_VERSION });
         }
         let flags = u16_at(10);
@@ -172,13 +186,24 @@ impl Artifact {
         if expected != actual {
             return Err(ArtifactError::ChecksumMismatch { expected, actual });
         }
-        let (artifact, used): (Artifact, usize) =
-            bincode::decode_from_slice(body, config()).map_err(|e| match e {
-                bincode::error::DecodeError::UnexpectedEnd { .. } => {
-                    head(bytes.len(), "the payload ends in the middle of a value")
-                }
-                other => ArtifactError::Malformed(decode_problem(&other)),
-            })?;
+        let decode_error = |e| match e {
+            bincode::error::DecodeError::UnexpectedEnd { .. } => {
+                head(bytes.len(), "the payload ends in the middle of a value")
+            }
+            other => ArtifactError::Malformed(decode_problem(&other)),
+        };
+        let (artifact, used): (Artifact, usize) = if version == 1 {
+            let (v1, used): (ArtifactV1, usize) = bincode::decode_from_slice(body, config()).map_err(decode_error)?;
+            let a = Artifact {
+                schema: v1.schema,
+                policy: v1.policy,
+                ensemble: Ensemble::Forest(v1.forest),
+                card: v1.card.into(),
+            };
+            (a, used)
+        } else {
+            bincode::decode_from_slice(body, config()).map_err(decode_error)?
+        };
         if used != len {
             return Err(ArtifactError::TrailingBytes(len - used));
         }
@@ -195,11 +220,18 @@ impl Artifact {
         if fields.is_empty() {
             return bad("schema has no fields".into());
         }
-        if fields.len() != self.forest.n_features as usize {
+        if fields.len() != self.ensemble.n_features() as usize {
             return bad(format!(
-                "schema has {} fields, the forest expects {}",
+                "schema has {} fields, the trees expect {}",
                 fields.len(),
-                self.forest.n_features
+                self.ensemble.n_features()
+            ));
+        }
+        if self.ensemble.kind() != self.card.params.kind.kind() {
+            return bad(format!(
+                "the trees are {} but the model card's settings are for {}",
+                self.ensemble.kind().name(),
+                self.card.params.kind.kind().name()
             ));
         }
         for (i, f) in fields.iter().enumerate() {
@@ -240,7 +272,7 @@ impl Artifact {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::card::TrainParams;
+    use crate::card::{ForestSettings, KindParams, TrainParams};
     use crate::forest::BuildNode;
     use crate::schema::{CategoricalField, Field, NumericField, Target};
 
@@ -277,7 +309,7 @@ pub(crate) mod tests {
                 target: Target { column: "Churn".into(), positive: "Yes".into(), negative: "No".into() },
             },
             policy: RiskPolicy::default(),
-            forest: Forest::build(2, &[tree]).unwrap(),
+            ensemble: Ensemble::Forest(Forest::build(2, &[tree]).unwrap()),
             card: ModelCard {
                 name: "tiny".into(),
                 version: "t1".into(),
@@ -288,17 +320,20 @@ pub(crate) mod tests {
                 rows_train: 10,
                 rows_test: 0,
                 params: TrainParams {
-                    trees: 1,
-                    max_depth: 2,
-                    min_samples_leaf: 1,
-                    min_samples_split: 2,
-                    mtry: 2,
+                    kind: KindParams::Forest(ForestSettings {
+                        trees: 1,
+                        max_depth: 2,
+                        min_samples_leaf: 1,
+                        min_samples_split: 2,
+                        mtry: 2,
+                    }),
                     seed: 42,
                     test_fraction: 0.0,
                 },
                 test_metrics: None,
                 importances: vec![0.7, 0.3],
                 roc: vec![],
+                selection: vec![],
             },
         }
     }
@@ -340,7 +375,7 @@ pub(crate) mod tests {
         b[8] = 9;
         assert_eq!(
             Artifact::from_bytes(&b).unwrap_err().to_string(),
-            "unsupported format version 9 (this build reads 1)"
+            "unsupported format version 9 (this build reads 1 to 2)"
         );
         let mut b = bytes.clone();
         let last = b.len() - 1;
@@ -375,7 +410,9 @@ pub(crate) mod tests {
         let err = Artifact::from_bytes(&a.to_bytes()).unwrap_err();
         assert!(err.to_string().contains("policy"), "{err}");
         let mut a = tiny();
-        a.forest.n_features = 3;
+        if let Ensemble::Forest(f) = &mut a.ensemble {
+            f.n_features = 3;
+        }
         assert!(Artifact::from_bytes(&a.to_bytes()).unwrap_err().to_string().contains("3"));
     }
 

@@ -1,4 +1,13 @@
-//! The flat forest: its compact wire form, its checked in-memory form, and the one traversal.
+//! The flat tree ensembles: their compact wire forms, the checked in-memory form, and the one
+//! traversal.
+//!
+//! Two model kinds share everything but the leaves and the link ([`Ensemble`]):
+//! - [`Forest`] (random forest): probability = mean of the trees' outputs; every node value is an
+//!   exact ratio of two counts.
+//! - [`Boosted`] (gradient-boosted trees): probability = sigmoid(base + sum of the trees'
+//!   outputs, added in tree order); node values are any finite f64.
+//! Both compile to one [`CompiledForest`]; only its [`Link`] tells them apart, and nothing
+//! outside this module branches on the kind to score or explain.
 //!
 //! Wire form ([`Forest`], struct of arrays, every tree in preorder): a split node's left child is
 //! the next node, its right child is `right_offset` nodes further. Thresholds live in per-feature
@@ -35,6 +44,124 @@ pub struct Forest {
     pub thresholds: Vec<Vec<f64>>,
 }
 
+/// Gradient-boosted trees as stored in the artifact: the same tree layout as [`Forest`], node
+/// values stored as f64 (any finite value), and the margin every prediction starts from.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+pub struct Boosted {
+    pub n_features: u32,
+    /// Log-odds every prediction starts from (the training rows' prior).
+    pub base_score: f64,
+    pub tree_sizes: Vec<u32>,
+    pub split_feature: Vec<u16>,
+    pub split_threshold: Vec<u32>,
+    pub right_offset: Vec<u32>,
+    /// Per node: a leaf's output (added to the margin, learning rate included); a split node's
+    /// is the mean output of the training rows that reached it (for explanations).
+    pub values: Vec<f64>,
+    pub thresholds: Vec<Vec<f64>>,
+}
+
+/// The trees of a model file, of one kind. Adding a kind: a variant here, its wire struct, its
+/// `compile` (structure checks are shared) and a [`Link`] if it combines trees another way.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+pub enum Ensemble {
+    Forest(Forest),
+    Boosted(Boosted),
+}
+
+/// The kind of a model, as shown on every surface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    RandomForest,
+    GradientBoosting,
+}
+
+impl ModelKind {
+    /// Short name, as in `--model rf|gbt` and the model card's `model_kind`.
+    pub fn short(self) -> &'static str {
+        match self {
+            ModelKind::RandomForest => "rf",
+            ModelKind::GradientBoosting => "gbt",
+        }
+    }
+
+    /// Human name, as in the Worker's `model_type`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::RandomForest => "RandomForest",
+            ModelKind::GradientBoosting => "GradientBoosting",
+        }
+    }
+
+    /// How the trees make a probability, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ModelKind::RandomForest => "probability forest: mean of the trees' churn rates",
+            ModelKind::GradientBoosting => "gradient-boosted trees: sigmoid of base + sum of trees",
+        }
+    }
+}
+
+impl Ensemble {
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Ensemble::Forest(_) => ModelKind::RandomForest,
+            Ensemble::Boosted(_) => ModelKind::GradientBoosting,
+        }
+    }
+
+    pub fn n_features(&self) -> u32 {
+        match self {
+            Ensemble::Forest(f) => f.n_features,
+            Ensemble::Boosted(b) => b.n_features,
+        }
+    }
+
+    pub fn n_trees(&self) -> usize {
+        match self {
+            Ensemble::Forest(f) => f.tree_sizes.len(),
+            Ensemble::Boosted(b) => b.tree_sizes.len(),
+        }
+    }
+
+    /// Checks every invariant traversal relies on, then builds the in-memory form.
+    pub fn compile(&self) -> Result<CompiledForest, ForestError> {
+        match self {
+            Ensemble::Forest(f) => f.compile(),
+            Ensemble::Boosted(b) => b.compile(),
+        }
+    }
+}
+
+/// The sigmoid of the boosted kind's link, `1 / (1 + e^-m)`, with one software `exp` on every
+/// target (libm, musl's algorithm): native and wasm give the same bits. The trainer uses this
+/// same function, so its predictions and the exported model's agree bit for bit.
+#[inline]
+pub fn sigmoid(m: f64) -> f64 {
+    1.0 / (1.0 + libm::exp(-m))
+}
+
+/// The tree layout every kind shares (see [`Forest`]'s fields).
+struct Layout {
+    tree_sizes: Vec<u32>,
+    split_feature: Vec<u16>,
+    split_threshold: Vec<u32>,
+    right_offset: Vec<u32>,
+    thresholds: Vec<Vec<f64>>,
+}
+
+/// The layout's arrays, borrowed from a wire form, for [`compile_parts`].
+struct Parts<'a> {
+    n_features: u32,
+    tree_sizes: &'a [u32],
+    split_feature: &'a [u16],
+    split_threshold: &'a [u32],
+    right_offset: &'a [u32],
+    thresholds: &'a [Vec<f64>],
+}
+
 /// A node of a tree handed to [`Forest::build`] (any node order; the root is node 0).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum BuildNode {
@@ -65,81 +192,25 @@ impl Forest {
     /// Lays trees out in the compact form. Fails if a value is not an exact ratio of counts
     /// (so the stored forest could not reproduce it bit for bit) or the tree is malformed.
     pub fn build(n_features: u32, trees: &[Vec<BuildNode>]) -> Result<Forest, ForestError> {
-        if n_features == 0 || n_features > u16::MAX as u32 - 1 {
-            return Err(invalid(format!("{n_features} features (1 to 65534 allowed)")));
-        }
-        // Threshold tables: every distinct threshold per feature.
-        let mut tables: Vec<Vec<f64>> = vec![Vec::new(); n_features as usize];
-        for tree in trees {
-            for node in tree {
-                if let BuildNode::Split { feature, threshold, .. } = *node {
-                    let t = tables
-                        .get_mut(feature as usize)
-                        .ok_or_else(|| invalid(format!("split on feature {feature}")))?;
-                    if !threshold.is_finite() {
-                        return Err(invalid(format!("threshold {threshold} is not finite")));
-                    }
-                    t.push(threshold);
-                }
-            }
-        }
-        for t in &mut tables {
-            t.sort_by(f64::total_cmp);
-            t.dedup_by(|a, b| a.to_bits() == b.to_bits());
-        }
-        let mut f = Forest {
+        let (mut value_num, mut value_den) = (Vec::new(), Vec::new());
+        let l = lay_out(n_features, trees, |t, id, value| {
+            let (num, den) = as_ratio(value).ok_or_else(|| {
+                invalid(format!("tree {t} node {id}: value {value} is not a ratio of counts"))
+            })?;
+            value_num.push(num);
+            value_den.push(den);
+            Ok(())
+        })?;
+        Ok(Forest {
             n_features,
-            tree_sizes: Vec::with_capacity(trees.len()),
-            split_feature: Vec::new(),
-            split_threshold: Vec::new(),
-            right_offset: Vec::new(),
-            value_num: Vec::new(),
-            value_den: Vec::new(),
-            thresholds: Vec::new(),
-        };
-        for (t, tree) in trees.iter().enumerate() {
-            let start = f.split_feature.len();
-            // Preorder walk; a right child's offset is patched once its left subtree is laid out.
-            let mut stack: Vec<(usize, Option<usize>)> = vec![(0, None)];
-            while let Some((id, patch)) = stack.pop() {
-                let here = f.split_feature.len();
-                if let Some(k) = patch {
-                    f.right_offset[k] = (here - f.right_offset[k] as usize) as u32;
-                }
-                if here - start > tree.len() {
-                    return Err(invalid(format!("tree {t} is not a tree (a node is reached twice)")));
-                }
-                let node =
-                    tree.get(id).ok_or_else(|| invalid(format!("tree {t}: no node {id}")))?;
-                let value = match *node {
-                    BuildNode::Leaf { value } => {
-                        f.split_feature.push(0);
-                        value
-                    }
-                    BuildNode::Split { feature, threshold, value, left, right } => {
-                        let table = &tables[feature as usize];
-                        let idx = table
-                            .binary_search_by(|v| v.total_cmp(&threshold))
-                            .map_err(|_| invalid("threshold table"))?;
-                        f.split_feature.push(feature as u16 + 1);
-                        f.split_threshold.push(idx as u32);
-                        // Holds the split's own position until the right child is placed.
-                        f.right_offset.push(here as u32);
-                        stack.push((right, Some(f.right_offset.len() - 1)));
-                        stack.push((left, None));
-                        value
-                    }
-                };
-                let (num, den) = as_ratio(value).ok_or_else(|| {
-                    invalid(format!("tree {t} node {id}: value {value} is not a ratio of counts"))
-                })?;
-                f.value_num.push(num);
-                f.value_den.push(den);
-            }
-            f.tree_sizes.push((f.split_feature.len() - start) as u32);
-        }
-        f.thresholds = tables;
-        Ok(f)
+            tree_sizes: l.tree_sizes,
+            split_feature: l.split_feature,
+            split_threshold: l.split_threshold,
+            right_offset: l.right_offset,
+            value_num,
+            value_den,
+            thresholds: l.thresholds,
+        })
     }
 
     pub fn n_trees(&self) -> usize {
@@ -153,92 +224,257 @@ impl Forest {
     /// Checks every invariant traversal relies on, then builds the in-memory form.
     pub fn compile(&self) -> Result<CompiledForest, ForestError> {
         let n = self.split_feature.len();
-        let nf = self.n_features as usize;
-        if self.tree_sizes.is_empty() {
-            return Err(invalid("no trees"));
-        }
-        if n > MAX_NODES {
-            return Err(invalid(format!("{n} nodes (at most {MAX_NODES})")));
-        }
-        if nf == 0 || self.thresholds.len() != nf {
+        if self.value_num.len() != n || self.value_den.len() != n {
             return Err(invalid(format!(
-                "{} threshold tables for {} features",
-                self.thresholds.len(),
-                nf
-            )));
-        }
-        let total: u64 = self.tree_sizes.iter().map(|&s| s as u64).sum();
-        if total != n as u64 || self.value_num.len() != n || self.value_den.len() != n {
-            return Err(invalid(format!(
-                "array lengths disagree: tree sizes add to {total}, {n} node kinds, {} values, {} denominators",
+                "array lengths disagree: {n} node kinds, {} values, {} denominators",
                 self.value_num.len(),
                 self.value_den.len()
             )));
         }
-        let n_splits = self.split_feature.iter().filter(|&&k| k != 0).count();
-        if self.split_threshold.len() != n_splits || self.right_offset.len() != n_splits {
-            return Err(invalid(format!(
-                "{n_splits} split nodes but {} thresholds and {} right offsets",
-                self.split_threshold.len(),
-                self.right_offset.len()
-            )));
-        }
-        for t in &self.thresholds {
-            if t.iter().any(|v| !v.is_finite()) {
-                return Err(invalid("a threshold is not finite"));
-            }
-        }
-        let mut nodes = Vec::with_capacity(n);
         let mut values = Vec::with_capacity(n);
-        let mut roots = Vec::with_capacity(self.tree_sizes.len());
-        let mut split = 0usize;
-        let mut start = 0usize;
-        for (t, &size) in self.tree_sizes.iter().enumerate() {
-            let size = size as usize;
-            if size == 0 {
-                return Err(invalid(format!("tree {t} is empty")));
+        for (i, (&num, &den)) in self.value_num.iter().zip(&self.value_den).enumerate() {
+            if den == 0 || num > den {
+                return Err(invalid(format!("node {i}: value {num}/{den} is not in [0, 1]")));
             }
-            roots.push(start as u32);
-            for i in start..start + size {
-                let (num, den) = (self.value_num[i], self.value_den[i]);
-                if den == 0 || num > den {
-                    return Err(invalid(format!("node {i}: value {num}/{den} is not in [0, 1]")));
-                }
-                let value = num as f64 / den as f64;
-                values.push(value);
-                let kind = self.split_feature[i];
-                if kind == 0 {
-                    nodes.push(Node::leaf(i));
-                    continue;
-                }
-                let feature = kind as usize - 1;
-                if feature >= nf {
-                    return Err(invalid(format!("node {i} splits on feature {feature} of {nf}")));
-                }
-                let th = self.split_threshold[split] as usize;
-                let threshold = *self.thresholds[feature].get(th).ok_or_else(|| {
-                    invalid(format!("node {i}: threshold index {th} out of range"))
-                })?;
-                let right = i as u64 + self.right_offset[split] as u64;
-                if self.right_offset[split] < 2 || right >= (start + size) as u64 {
-                    return Err(invalid(format!("node {i}: right child outside tree {t}")));
-                }
-                nodes.push(Node { feature: feature as u32, right: right as u32, threshold });
-                split += 1;
-            }
-            check_preorder(&nodes[start..], start).map_err(|e| invalid(format!("tree {t}: {e}")))?;
-            start += size;
+            values.push(num as f64 / den as f64);
         }
-        let base_value = roots.iter().map(|&r| values[r as usize]).sum::<f64>() / roots.len() as f64;
-        let mut forest =
-            CompiledForest { nodes, values, roots, depths: Vec::new(), max_depth: 0, n_features: nf, base_value };
-        forest.depths = (0..forest.roots.len()).map(|t| forest.tree_depth(t)).collect();
-        forest.max_depth = forest.depths.iter().copied().max().unwrap_or(0) as usize;
-        if let Some(t) = forest.depths.iter().position(|&d| d as usize > MAX_DEPTH) {
-            return Err(invalid(format!("tree {t} is {} deep (at most {MAX_DEPTH})", forest.depths[t])));
-        }
-        Ok(forest)
+        compile_parts(
+            Parts {
+                n_features: self.n_features,
+                tree_sizes: &self.tree_sizes,
+                split_feature: &self.split_feature,
+                split_threshold: &self.split_threshold,
+                right_offset: &self.right_offset,
+                thresholds: &self.thresholds,
+            },
+            values,
+            Link::Mean,
+        )
     }
+}
+
+impl Boosted {
+    /// Lays boosted trees out in the compact form: `base_score` (log-odds) plus the trees'
+    /// outputs. Fails if a value is not finite or a tree is malformed.
+    pub fn build(n_features: u32, base_score: f64, trees: &[Vec<BuildNode>]) -> Result<Boosted, ForestError> {
+        if !base_score.is_finite() {
+            return Err(invalid(format!("base score {base_score} is not finite")));
+        }
+        let mut values = Vec::new();
+        let l = lay_out(n_features, trees, |t, id, value| {
+            if !value.is_finite() {
+                return Err(invalid(format!("tree {t} node {id}: value {value} is not finite")));
+            }
+            values.push(value);
+            Ok(())
+        })?;
+        Ok(Boosted {
+            n_features,
+            base_score,
+            tree_sizes: l.tree_sizes,
+            split_feature: l.split_feature,
+            split_threshold: l.split_threshold,
+            right_offset: l.right_offset,
+            values,
+            thresholds: l.thresholds,
+        })
+    }
+
+    /// Checks every invariant traversal relies on, then builds the in-memory form.
+    pub fn compile(&self) -> Result<CompiledForest, ForestError> {
+        let n = self.split_feature.len();
+        if self.values.len() != n {
+            return Err(invalid(format!("array lengths disagree: {n} node kinds, {} values", self.values.len())));
+        }
+        if !self.base_score.is_finite() {
+            return Err(invalid("the base score is not finite"));
+        }
+        if let Some(i) = self.values.iter().position(|v| !v.is_finite()) {
+            return Err(invalid(format!("node {i}: value is not finite")));
+        }
+        compile_parts(
+            Parts {
+                n_features: self.n_features,
+                tree_sizes: &self.tree_sizes,
+                split_feature: &self.split_feature,
+                split_threshold: &self.split_threshold,
+                right_offset: &self.right_offset,
+                thresholds: &self.thresholds,
+            },
+            self.values.clone(),
+            Link::Logistic { base: self.base_score },
+        )
+    }
+}
+
+/// Checks the shared tree structure against `values` (one per node, already checked by the
+/// kind) and builds the in-memory form.
+fn compile_parts(p: Parts<'_>, values: Vec<f64>, link: Link) -> Result<CompiledForest, ForestError> {
+    let n = p.split_feature.len();
+    let nf = p.n_features as usize;
+    if p.tree_sizes.is_empty() {
+        return Err(invalid("no trees"));
+    }
+    if n > MAX_NODES {
+        return Err(invalid(format!("{n} nodes (at most {MAX_NODES})")));
+    }
+    if nf == 0 || p.thresholds.len() != nf {
+        return Err(invalid(format!(
+            "{} threshold tables for {} features",
+            p.thresholds.len(),
+            nf
+        )));
+    }
+    let total: u64 = p.tree_sizes.iter().map(|&s| s as u64).sum();
+    if total != n as u64 || values.len() != n {
+        return Err(invalid(format!(
+            "array lengths disagree: tree sizes add to {total}, {n} node kinds, {} values",
+            values.len()
+        )));
+    }
+    let n_splits = p.split_feature.iter().filter(|&&k| k != 0).count();
+    if p.split_threshold.len() != n_splits || p.right_offset.len() != n_splits {
+        return Err(invalid(format!(
+            "{n_splits} split nodes but {} thresholds and {} right offsets",
+            p.split_threshold.len(),
+            p.right_offset.len()
+        )));
+    }
+    for t in p.thresholds {
+        if t.iter().any(|v| !v.is_finite()) {
+            return Err(invalid("a threshold is not finite"));
+        }
+    }
+    let mut nodes = Vec::with_capacity(n);
+    let mut roots = Vec::with_capacity(p.tree_sizes.len());
+    let mut split = 0usize;
+    let mut start = 0usize;
+    for (t, &size) in p.tree_sizes.iter().enumerate() {
+        let size = size as usize;
+        if size == 0 {
+            return Err(invalid(format!("tree {t} is empty")));
+        }
+        roots.push(start as u32);
+        for i in start..start + size {
+            let kind = p.split_feature[i];
+            if kind == 0 {
+                nodes.push(Node::leaf(i));
+                continue;
+            }
+            let feature = kind as usize - 1;
+            if feature >= nf {
+                return Err(invalid(format!("node {i} splits on feature {feature} of {nf}")));
+            }
+            let th = p.split_threshold[split] as usize;
+            let threshold = *p.thresholds[feature].get(th).ok_or_else(|| {
+                invalid(format!("node {i}: threshold index {th} out of range"))
+            })?;
+            let right = i as u64 + p.right_offset[split] as u64;
+            if p.right_offset[split] < 2 || right >= (start + size) as u64 {
+                return Err(invalid(format!("node {i}: right child outside tree {t}")));
+            }
+            nodes.push(Node { feature: feature as u32, right: right as u32, threshold });
+            split += 1;
+        }
+        check_preorder(&nodes[start..], start).map_err(|e| invalid(format!("tree {t}: {e}")))?;
+        start += size;
+    }
+    let root_sum = roots.iter().map(|&r| values[r as usize]).fold(link.start(), |a, v| a + v);
+    let mut forest = CompiledForest {
+        nodes,
+        values,
+        roots,
+        depths: Vec::new(),
+        max_depth: 0,
+        n_features: nf,
+        base_margin: root_sum,
+        base_value: 0.0,
+        link,
+    };
+    forest.base_value = forest.finish(root_sum);
+    forest.depths = (0..forest.roots.len()).map(|t| forest.tree_depth(t)).collect();
+    forest.max_depth = forest.depths.iter().copied().max().unwrap_or(0) as usize;
+    if let Some(t) = forest.depths.iter().position(|&d| d as usize > MAX_DEPTH) {
+        return Err(invalid(format!("tree {t} is {} deep (at most {MAX_DEPTH})", forest.depths[t])));
+    }
+    Ok(forest)
+}
+
+/// Lays trees out in preorder (the layout every kind shares), handing each node's value to
+/// `push_value(tree, node id, value)` in layout order. Fails if a tree is malformed.
+fn lay_out(
+    n_features: u32,
+    trees: &[Vec<BuildNode>],
+    mut push_value: impl FnMut(usize, usize, f64) -> Result<(), ForestError>,
+) -> Result<Layout, ForestError> {
+    if n_features == 0 || n_features > u16::MAX as u32 - 1 {
+        return Err(invalid(format!("{n_features} features (1 to 65534 allowed)")));
+    }
+    // Threshold tables: every distinct threshold per feature.
+    let mut tables: Vec<Vec<f64>> = vec![Vec::new(); n_features as usize];
+    for tree in trees {
+        for node in tree {
+            if let BuildNode::Split { feature, threshold, .. } = *node {
+                let t = tables
+                    .get_mut(feature as usize)
+                    .ok_or_else(|| invalid(format!("split on feature {feature}")))?;
+                if !threshold.is_finite() {
+                    return Err(invalid(format!("threshold {threshold} is not finite")));
+                }
+                t.push(threshold);
+            }
+        }
+    }
+    for t in &mut tables {
+        t.sort_by(f64::total_cmp);
+        t.dedup_by(|a, b| a.to_bits() == b.to_bits());
+    }
+    let mut f = Layout {
+        tree_sizes: Vec::with_capacity(trees.len()),
+        split_feature: Vec::new(),
+        split_threshold: Vec::new(),
+        right_offset: Vec::new(),
+        thresholds: Vec::new(),
+    };
+    for (t, tree) in trees.iter().enumerate() {
+        let start = f.split_feature.len();
+        // Preorder walk; a right child's offset is patched once its left subtree is laid out.
+        let mut stack: Vec<(usize, Option<usize>)> = vec![(0, None)];
+        while let Some((id, patch)) = stack.pop() {
+            let here = f.split_feature.len();
+            if let Some(k) = patch {
+                f.right_offset[k] = (here - f.right_offset[k] as usize) as u32;
+            }
+            if here - start > tree.len() {
+                return Err(invalid(format!("tree {t} is not a tree (a node is reached twice)")));
+            }
+            let node =
+                tree.get(id).ok_or_else(|| invalid(format!("tree {t}: no node {id}")))?;
+            let v = match *node {
+                BuildNode::Leaf { value } => {
+                    f.split_feature.push(0);
+                    value
+                }
+                BuildNode::Split { feature, threshold, value, left, right } => {
+                    let table = &tables[feature as usize];
+                    let idx = table
+                        .binary_search_by(|v| v.total_cmp(&threshold))
+                        .map_err(|_| invalid("threshold table"))?;
+                    f.split_feature.push(feature as u16 + 1);
+                    f.split_threshold.push(idx as u32);
+                    // Holds the split's own position until the right child is placed.
+                    f.right_offset.push(here as u32);
+                    stack.push((right, Some(f.right_offset.len() - 1)));
+                    stack.push((left, None));
+                    value
+                }
+            };
+            push_value(t, id, v)?;
+        }
+        f.tree_sizes.push((f.split_feature.len() - start) as u32);
+    }
+    f.thresholds = tables;
+    Ok(f)
 }
 
 /// Checks that a tree's nodes form one binary tree in preorder: the left subtree of node `i`
@@ -307,7 +543,27 @@ impl Node {
 /// Trees walked side by side when scoring one row.
 const LANES: usize = 8;
 
-/// The validated forest, ready to score.
+/// How a compiled ensemble turns the sum of its trees' outputs into a probability.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Link {
+    /// The mean of the outputs (random forest).
+    Mean,
+    /// `sigmoid(base + outputs)`, the sum taken in tree order starting from `base` (boosting).
+    Logistic { base: f64 },
+}
+
+impl Link {
+    /// What the sum of the trees' outputs starts from.
+    #[inline]
+    fn start(self) -> f64 {
+        match self {
+            Link::Mean => 0.0,
+            Link::Logistic { base } => base,
+        }
+    }
+}
+
+/// The validated ensemble (either kind), ready to score.
 #[derive(Clone, Debug)]
 pub struct CompiledForest {
     nodes: Vec<Node>,
@@ -319,10 +575,27 @@ pub struct CompiledForest {
     /// The largest of `depths`.
     max_depth: usize,
     n_features: usize,
+    /// The link's start plus the trees' root values (tree order): the margin at the roots.
+    base_margin: f64,
+    /// [`CompiledForest::finish`] of `base_margin`: the starting point of every explanation.
     base_value: f64,
+    link: Link,
 }
 
 impl CompiledForest {
+    /// The probability for a sum of tree outputs taken from the link's start, in tree order.
+    #[inline]
+    fn finish(&self, sum: f64) -> f64 {
+        match self.link {
+            Link::Mean => sum / self.roots.len() as f64,
+            Link::Logistic { .. } => sigmoid(sum),
+        }
+    }
+
+    pub fn link(&self) -> Link {
+        self.link
+    }
+
     pub fn n_trees(&self) -> usize {
         self.roots.len()
     }
@@ -331,8 +604,8 @@ impl CompiledForest {
         self.n_features
     }
 
-    /// Mean of the trees' root values: the forest's expected output over its (in-bag)
-    /// training data, and the starting point of every explanation.
+    /// The probability at the trees' roots (for a forest, the mean root value: its expected
+    /// output over its in-bag training rows): the starting point of every explanation.
     pub fn base_value(&self) -> f64 {
         self.base_value
     }
@@ -373,12 +646,10 @@ impl CompiledForest {
         }
     }
 
-    /// Mean output of trees `range` (in order) — the probability when the range is all trees.
-    /// `x` must hold `n_features` values. Tree outputs are added in tree order, so the result
-    /// does not depend on how the walk is scheduled.
-    pub fn mean_over(&self, range: std::ops::Range<usize>, x: &[f64]) -> f64 {
-        let count = range.len() as f64;
-        let mut sum = 0.0;
+    /// `start` plus the outputs of trees `range`, added in tree order. `x` must hold
+    /// `n_features` values. The sum does not depend on how the walk is scheduled.
+    fn sum_over(&self, range: std::ops::Range<usize>, x: &[f64], start: f64) -> f64 {
+        let mut sum = start;
         let mut at = [0usize; LANES];
         let mut t = range.start;
         while t < range.end {
@@ -389,34 +660,60 @@ impl CompiledForest {
             }
             t += at.len();
         }
-        sum / count
+        sum
     }
 
-    /// The forest's probability for one feature vector: the mean of the tree outputs,
+    /// Mean output of trees `range` (for checking a forest's trees chunk by chunk).
+    pub fn mean_over(&self, range: std::ops::Range<usize>, x: &[f64]) -> f64 {
+        let count = range.len() as f64;
+        self.sum_over(range, x, 0.0) / count
+    }
+
+    /// The probability for one feature vector: the link applied to the trees' outputs,
     /// summed in tree order.
     pub fn probability(&self, x: &[f64]) -> f64 {
-        self.mean_over(0..self.roots.len(), x)
+        self.finish(self.sum_over(0..self.roots.len(), x, self.link.start()))
+    }
+
+    /// The margin (log-odds) of a boosted model, before the sigmoid; a forest's mean output.
+    pub fn margin(&self, x: &[f64]) -> f64 {
+        let sum = self.sum_over(0..self.roots.len(), x, self.link.start());
+        match self.link {
+            Link::Mean => self.finish(sum),
+            Link::Logistic { .. } => sum,
+        }
     }
 
     /// Probabilities for `rows` feature vectors laid out row after row. Trees are the outer loop
     /// (cache-friendly); each row's sum still adds tree outputs in tree order, so every value is
     /// bit-identical to [`CompiledForest::probability`].
     pub fn probabilities(&self, matrix: &[f64], out: &mut [f64]) {
-        self.means_over(0..self.roots.len(), matrix, out)
+        let rows = self.sums_over(0..self.roots.len(), matrix, out, self.link.start());
+        for p in out[..rows].iter_mut() {
+            *p = self.finish(*p);
+        }
     }
 
     /// [`CompiledForest::mean_over`] of trees `trees` for many rows (laid out row after row):
     /// bit-identical to it, row by row.
     pub fn means_over(&self, trees: std::ops::Range<usize>, matrix: &[f64], out: &mut [f64]) {
+        let count = trees.len() as f64;
+        let rows = self.sums_over(trees, matrix, out, 0.0);
+        for acc in out[..rows].iter_mut() {
+            *acc /= count;
+        }
+    }
+
+    /// [`CompiledForest::sum_over`] for many rows; returns the number of rows written.
+    fn sums_over(&self, trees: std::ops::Range<usize>, matrix: &[f64], out: &mut [f64], start: f64) -> usize {
         let nf = self.n_features;
         let rows = out.len().min(matrix.len() / nf);
         let out = &mut out[..rows];
-        out.fill(0.0);
+        out.fill(start);
         // Blocks of rows walk each tree in lockstep, a fixed number of steps (leaves are fixed
         // points): the rows' node loads are independent, so the CPU overlaps them.
         const BLOCK: usize = 64;
         let mut at = [0usize; BLOCK];
-        let count = trees.len() as f64;
         for t in trees {
             let (root, depth) = (self.roots[t], self.depths[t]);
             for (b, acc) in out.chunks_mut(BLOCK).enumerate() {
@@ -434,18 +731,20 @@ impl CompiledForest {
                 }
             }
         }
-        for acc in out.iter_mut() {
-            *acc /= count;
-        }
+        rows
     }
 
     /// Path attribution: walking each tree, every split credits its feature with the change in
-    /// node value from the node to the child taken; contributions are averaged over trees.
-    /// `base_value() + Σ out == probability(x)` up to float rounding (|diff| ≤ 1e-12).
-    /// `out` (length `n_features`) is overwritten. Returns the probability.
+    /// node value from the node to the child taken. A forest averages these over its trees.
+    /// A boosted model adds them up (margin space: base margin + Σ = margin), then scales them
+    /// all by one factor, (p − p₀) / (margin − base margin), which carries them to probability
+    /// space with their proportions kept (sigmoid's slope at p₀ when the margins are equal).
+    /// Either way `base_value() + Σ out == probability(x)` up to float rounding (|diff| ≤ 1e-12).
+    /// `out` (length `n_features`) is overwritten. Returns the probability, bit-identical to
+    /// [`CompiledForest::probability`].
     pub fn contributions(&self, x: &[f64], out: &mut [f64]) -> f64 {
         out.fill(0.0);
-        let mut sum = 0.0;
+        let mut sum = self.link.start();
         // paths[step * LANES + lane]: the node lane `lane` is at before step `step` (its root
         // first); filled by one lockstep walk, so no tree is walked twice.
         let mut paths = vec![0usize; (self.max_depth + 1) * LANES];
@@ -477,11 +776,19 @@ impl CompiledForest {
                 sum += self.values[i];
             }
         }
-        let count = self.roots.len() as f64;
-        for c in out.iter_mut() {
-            *c /= count;
+        let p = self.finish(sum);
+        match self.link {
+            Link::Mean => {
+                let count = self.roots.len() as f64;
+                out.iter_mut().for_each(|c| *c /= count);
+            }
+            Link::Logistic { .. } => {
+                let d = sum - self.base_margin;
+                let scale = if d != 0.0 { (p - self.base_value) / d } else { self.base_value * (1.0 - self.base_value) };
+                out.iter_mut().for_each(|c| *c *= scale);
+            }
         }
-        sum / count
+        p
     }
 
     /// Walks tree `t` in preorder, for dumps (`churn inspect --trees`).

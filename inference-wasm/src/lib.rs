@@ -20,9 +20,9 @@ pub mod value;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use artifact::{Artifact, ArtifactError, FORMAT_VERSION};
-pub use card::{ModelCard, TrainParams};
-pub use forest::{BuildNode, CompiledForest, Forest, ForestError, NodeView};
+pub use artifact::{Artifact, ArtifactError, FORMAT_VERSION, OLDEST_FORMAT_VERSION};
+pub use card::{BoostSettings, Candidate, ForestSettings, KindParams, ModelCard, Param, TrainParams};
+pub use forest::{sigmoid, Boosted, BuildNode, CompiledForest, Ensemble, Forest, ForestError, Link, ModelKind, NodeView};
 pub use metrics::{Metrics, RocPoint};
 pub use policy::{Decision, Risk, RiskPolicy};
 pub use schema::{CategoricalField, Field, FieldKind, Missing, NumericField, Schema, Target, Unknown};
@@ -77,7 +77,7 @@ impl Model {
     /// Validates an artifact and prepares it for scoring.
     pub fn new(artifact: Artifact) -> Result<Model, ArtifactError> {
         artifact.validate()?;
-        let forest = artifact.forest.compile().map_err(|e| ArtifactError::Invalid(e.to_string()))?;
+        let forest = artifact.ensemble.compile().map_err(|e| ArtifactError::Invalid(e.to_string()))?;
         let encoders = Encoders::new(&artifact.schema);
         Ok(Model { artifact, forest, encoders })
     }
@@ -94,8 +94,12 @@ impl Model {
     pub fn card(&self) -> &ModelCard {
         &self.artifact.card
     }
+    /// The compiled trees (either kind: scoring and explaining never branch on it).
     pub fn forest(&self) -> &CompiledForest {
         &self.forest
+    }
+    pub fn kind(&self) -> ModelKind {
+        self.artifact.ensemble.kind()
     }
     pub fn n_features(&self) -> usize {
         self.artifact.schema.fields.len()

@@ -247,6 +247,19 @@ impl From<View> for JsValue {
 /// `Number.MAX_SAFE_INTEGER`.
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
+/// The model's settings as an object, from the card's one parameter list.
+fn params_view(entries: Vec<(&'static str, crate::Param)>) -> Result<View, JsError> {
+    let mut v = View::new();
+    for (k, p) in entries {
+        v = match p {
+            crate::Param::Text(t) => v.text(k, t),
+            crate::Param::Count(n) => v.count(k, n)?,
+            crate::Param::Number(x) => v.number(k, x),
+        };
+    }
+    Ok(v)
+}
+
 fn texts<'a>(items: impl Iterator<Item = &'a str>) -> Array {
     items.map(JsValue::from_str).collect()
 }
@@ -603,15 +616,17 @@ impl ChurnModel {
     pub fn info(&self) -> Result<JsValue, JsError> {
         let m = &self.model;
         let c = m.card();
-        let p = &c.params;
-        let params = View::new()
-            .number("trees", p.trees.into())
-            .number("max_depth", p.max_depth.into())
-            .number("min_samples_leaf", p.min_samples_leaf.into())
-            .number("min_samples_split", p.min_samples_split.into())
-            .number("mtry", p.mtry.into())
-            .count("seed", p.seed)?
-            .number("test_fraction", p.test_fraction);
+        let params = params_view(c.params.entries())?;
+        let selection = Array::new();
+        for cand in &c.selection {
+            let v = params_view(cand.params.entries())?
+                .number("cv_auc_mean", cand.cv_auc_mean)
+                .number("cv_auc_sd", cand.cv_auc_sd)
+                .number("folds", cand.folds.into())
+                .count("nodes", cand.nodes)?
+                .number("fit_seconds", cand.fit_seconds);
+            selection.push(&v.into());
+        }
         let o = View::new()
             .text("name", &c.name)
             .text("version", &c.version)
@@ -636,7 +651,11 @@ impl ChurnModel {
             .value("importances", &numbers(&c.importances))
             .value("roc", &roc_points(&c.roc))
             .value("policy", &policy.into())
+            .value("selection", &selection.into())
             .number("format_version", crate::FORMAT_VERSION.into())
+            .text("model_kind", m.kind().short())
+            .text("model_type", m.kind().name())
+            .text("model_description", m.kind().describe())
             .number("trees", m.forest().n_trees() as f64)
             .number("nodes", m.forest().shape().0 as f64)
             .number("base_value", m.forest().base_value())

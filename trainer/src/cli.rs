@@ -212,21 +212,39 @@ pub struct TrainArgs {
     /// Use only these columns as features (comma-separated) [default: all but target, id, dropped]
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub features: Vec<String>,
-    /// Number of trees
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub trees: u32,
-    /// Maximum tree depth (splits from the root to a leaf)
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub max_depth: u16,
-    /// Minimum rows in a leaf
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
-    pub min_samples_leaf: u32,
-    /// Minimum rows to split a node
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
-    pub min_samples_split: u32,
-    /// Features tried at each split [default: floor(sqrt(features))]
+    /// Model kind: `auto` chooses between a random forest and gradient-boosted trees, and
+    /// their main settings, by cross-validation on the training rows (see --time-budget);
+    /// `rf` or `gbt` fixes the kind (settings not given are still chosen by cross-validation
+    /// where there is a choice)
+    #[arg(long, value_enum, default_value_t = ModelArg::Auto)]
+    pub model: ModelArg,
+    /// Seconds model selection may spend before it stops starting candidates (the chosen model
+    /// is then fitted on all training rows)
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub time_budget: f64,
+    /// Number of trees (boosting: rounds; without it, early stopping chooses) [default: forest 100]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub trees: Option<u32>,
+    /// Maximum tree depth (splits from the root to a leaf) [default: chosen; forest 7 or 12,
+    /// boosting 2, 3 or 12]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_depth: Option<u16>,
+    /// Minimum rows in a leaf [default: forest 20 or 5, boosting 20]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_samples_leaf: Option<u32>,
+    /// Forest: minimum rows to split a node [default: 2]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..))]
+    pub min_samples_split: Option<u32>,
+    /// Forest: features tried at each split [default: floor(sqrt(features)), or a third of them
+    /// for the deeper forest]
     #[arg(long)]
     pub mtry: Option<u32>,
+    /// Boosting: learning rate (shrinkage) [default: 0.1, or 0.05 for depth-2 trees]
+    #[arg(long, value_name = "RATE")]
+    pub learning_rate: Option<f64>,
+    /// Boosting: leaves per tree, at most [default: 31, 8 or 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=65_536))]
+    pub max_leaves: Option<u32>,
     /// Random seed (split, bootstrap, feature sampling)
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -283,6 +301,17 @@ pub struct TrainArgs {
     /// MLflow experiment for the run (created if missing)
     #[arg(long, value_name = "NAME", default_value = "churn")]
     pub experiment: String,
+}
+
+/// `churn train --model`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelArg {
+    /// Choose the kind and settings by cross-validation
+    Auto,
+    /// Random forest (averaged probability trees)
+    Rf,
+    /// Gradient-boosted trees
+    Gbt,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -77,13 +77,9 @@ pub fn record_train(a: &TrainArgs, artifact: &Artifact, bytes: &[u8], written: b
     let p = &artifact.policy;
     let mut params = BTreeMap::new();
     let mut put = |k: &str, v: String| params.insert(k.to_string(), v);
-    put("trees", card.params.trees.to_string());
-    put("max_depth", card.params.max_depth.to_string());
-    put("min_samples_leaf", card.params.min_samples_leaf.to_string());
-    put("min_samples_split", card.params.min_samples_split.to_string());
-    put("mtry", card.params.mtry.to_string());
-    put("seed", card.params.seed.to_string());
-    put("test_fraction", card.params.test_fraction.to_string());
+    for (k, v) in card.params.entries() {
+        put(k, v.to_string());
+    }
     put("threshold", p.threshold.to_string());
     put("high", p.high.to_string());
     put("medium", p.medium.to_string());

@@ -5,13 +5,17 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use inference_wasm::metrics::roc_curve;
-use inference_wasm::{Artifact, Encoders, Metrics, Model, ModelCard, RiskPolicy, TrainParams, Value};
+use inference_wasm::{
+    Artifact, Candidate, Encoders, Ensemble, KindParams, Metrics, Model, ModelCard, RiskPolicy, TrainParams, Value,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::cli::{TrainArgs, UnknownArg};
+use crate::boost::{self, Binned};
+use crate::cli::{ModelArg, TrainArgs, UnknownArg};
 use crate::data::{self, line_of, Selection, Table};
-use crate::output::{threads, write_atomic};
+use crate::output::{threads, write_atomic, Spans};
+use crate::select::{self, Fixed, Spec};
 use crate::train::{self, ForestParams};
 use crate::GateFailed;
 
@@ -70,6 +74,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
             eprintln!("note: {note}");
         }
     }
+    let budget = a.time_budget;
+    if !(budget.is_finite() && budget >= 0.0) {
+        bail!("--time-budget must be a number of seconds >= 0, got {budget}");
+    }
+    if let Some(lr) = a.learning_rate {
+        if !(lr > 0.0 && lr <= 1.0) {
+            bail!("--learning-rate must be in (0, 1], got {lr}");
+        }
+    }
 
     // Encode every row with the core's encoders: training sees exactly what scoring will see.
     let columns: Vec<Vec<Option<&str>>> =
@@ -95,29 +108,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let y_train: Vec<bool> = train_rows.iter().map(|&r| labels[r]).collect();
     spans.mark("encode");
 
-    let mtry = a.mtry.map_or(((nf as f64).sqrt().floor() as usize).max(1), |m| m as usize);
-    if mtry == 0 || mtry > nf {
-        bail!("--mtry must be between 1 and the number of features ({nf}), got {mtry}");
-    }
-    let params = ForestParams {
-        trees: a.trees as usize,
-        max_depth: a.max_depth,
-        min_samples_leaf: a.min_samples_leaf as usize,
-        min_samples_split: a.min_samples_split as usize,
-        mtry,
-        seed: a.seed,
-        verify_rows: a.verify_rows.map(|n| n as usize),
-    };
-    let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(a.trees as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("training {bar:30} {pos}/{len} trees {elapsed_precise}")
-            .expect("static template"),
-    );
     let fit_started = Instant::now();
-    let trained =
-        train::train(&x_train, nf, &y_train, &params, sel.threads, &|k| bar.set_position(k as u64), &mut spans)?;
-    bar.finish_and_clear();
+    let fitted = fit(&a, &x_train, nf, &y_train, sel.threads, &mut spans)?;
     let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let mut notes = plan.notes;
+    notes.extend(fitted.notes);
 
     let created_at = created_at();
     let version = a.model_version.clone().unwrap_or_else(|| {
@@ -127,7 +122,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut artifact = Artifact {
         schema,
         policy,
-        forest: trained.forest,
+        ensemble: fitted.ensemble,
         card: ModelCard {
             name: a.name.clone().or_else(|| a.register.clone()).unwrap_or_else(|| "churn-model".into()),
             version,
@@ -137,18 +132,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
             rows_total: n as u64,
             rows_train: train_rows.len() as u64,
             rows_test: test_rows.len() as u64,
-            params: TrainParams {
-                trees: a.trees,
-                max_depth: a.max_depth as u32,
-                min_samples_leaf: a.min_samples_leaf,
-                min_samples_split: a.min_samples_split,
-                mtry: mtry as u32,
-                seed: a.seed,
-                test_fraction: a.test_fraction,
-            },
+            params: TrainParams { kind: fitted.params, seed: a.seed, test_fraction: a.test_fraction },
             test_metrics: None,
-            importances: trained.importances,
+            importances: fitted.importances,
             roc: Vec::new(),
+            selection: fitted.selection,
         },
     };
 
@@ -199,7 +187,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
             "max_depth_reached": depth,
             "seconds": seconds,
             "fit_seconds": fit_seconds,
-            "notes": plan.notes,
+            "notes": notes,
             "card": artifact.card,
             "policy": artifact.policy,
             "schema": artifact.schema,
@@ -246,10 +234,23 @@ fn print_summary(
     println!("{:<22}{}", "id column", s.id_column.as_deref().unwrap_or("-"));
     println!("{:<22}{} ({} numeric, {} categorical)", "features", s.fields.len(), numeric, s.fields.len() - numeric);
     println!("{:<22}{} total, {} train, {} held out", "rows", c.rows_total, c.rows_train, c.rows_test);
-    println!(
-        "{:<22}{} trees, depth ≤ {}, leaf ≥ {}, mtry {}, seed {}",
-        "forest", c.params.trees, c.params.max_depth, c.params.min_samples_leaf, c.params.mtry, c.params.seed
-    );
+    println!("{:<22}{} ({}), seed {}", "model", art.ensemble.kind().name(), c.params.kind.summary(), c.params.seed);
+    if !c.selection.is_empty() {
+        println!("{:<22}{}-fold cross-validation on the training rows, best mean ROC-AUC first:", "model selection", c.selection[0].folds);
+        for cand in &c.selection {
+            println!(
+                "{:<22}{} {:<4} {:.4} ± {:.4}  {:>7} nodes  {:>6.2} s/fit  {}",
+                "",
+                if cand.params == c.params.kind { "*" } else { " " },
+                cand.params.kind().short(),
+                cand.cv_auc_mean,
+                cand.cv_auc_sd,
+                cand.nodes,
+                cand.fit_seconds,
+                cand.params.summary()
+            );
+        }
+    }
     println!("{:<22}{nodes} nodes ({leaves} leaves), deepest leaf {depth}", "size");
     println!("{:<22}{bytes} bytes ({:.2} bytes/node)", "file", bytes as f64 / nodes as f64);
     if let Some(m) = &c.test_metrics {
@@ -262,39 +263,96 @@ fn print_summary(
     imp.sort_by(|x, y| y.1.total_cmp(&x.1));
     let top: Vec<String> = imp.iter().take(5).map(|(i, v)| format!("{} {:.3}", s.fields[*i].name, v)).collect();
     println!("{:<22}{}", "top importances", top.join(", "));
-    println!("{:<22}{seconds:.2} s (forest {fit_seconds:.2} s)", "time");
+    println!("{:<22}{seconds:.2} s (model selection and fit {fit_seconds:.2} s)", "time");
 }
 
-/// Wall-clock spans of `churn train`, printed on stderr when `CHURN_TIMINGS` is set (a
-/// diagnostic for bench/train.sh; nothing is timed otherwise).
-pub struct Spans {
-    on: bool,
-    started: Instant,
-    last: Instant,
+/// The fitted model and what the card records of how it was chosen.
+struct Fitted {
+    ensemble: Ensemble,
+    params: KindParams,
+    importances: Vec<f64>,
+    selection: Vec<Candidate>,
+    notes: Vec<String>,
 }
 
-impl Spans {
-    pub fn new(started: Instant) -> Spans {
-        Spans { on: std::env::var_os("CHURN_TIMINGS").is_some(), started, last: started }
-    }
-
-    /// When the command started, if spans are printed.
-    pub fn started(&self) -> Option<Instant> {
-        self.on.then_some(self.started)
-    }
-
-    /// Ends the span that began at the previous mark.
-    pub fn mark(&mut self, what: &str) {
-        if self.on {
-            let now = Instant::now();
-            eprintln!(
-                "timing {what:<16} {:8.2} ms  (at {:8.2} ms)",
-                (now - self.last).as_secs_f64() * 1e3,
-                (now - self.started).as_secs_f64() * 1e3
-            );
-            self.last = now;
+/// Chooses the model kind and settings (cross-validation, unless the flags fix them), then fits
+/// the chosen one on all training rows and checks its export.
+fn fit(a: &TrainArgs, x: &[f64], nf: usize, y: &[bool], threads: usize, spans: &mut Spans) -> Result<Fitted> {
+    if let Some(m) = a.mtry {
+        if m == 0 || m as usize > nf {
+            bail!("--mtry must be between 1 and the number of features ({nf}), got {m}");
         }
     }
+    let fixed = Fixed {
+        forest: a.model != ModelArg::Gbt,
+        boost: a.model != ModelArg::Rf,
+        trees: a.trees.map(|v| v as usize),
+        max_depth: a.max_depth.map(|v| v as usize),
+        min_samples_leaf: a.min_samples_leaf.map(|v| v as usize),
+        min_samples_split: a.min_samples_split.map(|v| v as usize),
+        mtry: a.mtry.map(|v| v as usize),
+        learning_rate: a.learning_rate,
+        max_leaves: a.max_leaves.map(|v| v as usize),
+        l2: None,
+    };
+    let mut specs = select::candidates(&fixed, nf, a.seed);
+    let search = specs.len() > 1 || matches!(specs[0], Spec::Boost { fixed_trees: false, .. });
+    let binned = fixed.boost.then(|| Binned::new(x, nf));
+    spans.mark("bin");
+    let mut notes = Vec::new();
+    let (chosen, selection) = if search {
+        let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
+        bar.set_style(
+            ProgressStyle::with_template("model selection {bar:30} {pos}/{len} fits {elapsed_precise}  {msg}")
+                .expect("static template"),
+        );
+        let data = select::Data { x, n_features: nf, y, binned: binned.as_ref() };
+        let budget = std::time::Duration::from_secs_f64(a.time_budget);
+        let (scored, skipped) = select::search(&data, &specs, a.seed, threads, budget, &|done, total, label| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message(label.to_string());
+        })?;
+        bar.finish_and_clear();
+        if skipped > 0 {
+            notes.push(format!(
+                "model selection stopped after {} of {} candidates: --time-budget {} s was spent",
+                scored.len(),
+                scored.len() + skipped,
+                a.time_budget
+            ));
+            if !a.json {
+                eprintln!("note: {}", notes.last().expect("just pushed"));
+            }
+        }
+        let (best, order) = select::choose(&scored);
+        (scored[best].final_spec(), order.iter().map(|&i| scored[i].to_candidate()).collect())
+    } else {
+        (specs.remove(0), Vec::new())
+    };
+    spans.mark("model selection");
+    let params = select::kind_params(&chosen);
+    let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(params.trees() as u64) };
+    bar.set_style(ProgressStyle::with_template("training {bar:30} {pos}/{len} trees {elapsed_precise}").expect("static template"));
+    let (ensemble, importances) = match chosen {
+        Spec::Forest(p) => {
+            let p = ForestParams { verify_rows: a.verify_rows.map(|n| n as usize), ..p };
+            let t = train::train(x, nf, y, &p, threads, &|k| bar.set_position(k as u64), spans)?;
+            (Ensemble::Forest(t.forest), t.importances)
+        }
+        Spec::Boost { params: p, .. } => {
+            let b = binned.as_ref().expect("binned for boosting");
+            let all: Vec<usize> = (0..y.len()).collect();
+            let fit = boost::fit(b, y, &all, &[], &p, &mut |k| bar.set_position(k as u64))?;
+            spans.mark("fit");
+            let model = fit.export(b).context("converting the boosted trees")?;
+            boost::check_export(&model, x, &fit, &all)?;
+            spans.mark("verify");
+            (Ensemble::Boosted(model), fit.gains)
+        }
+    };
+    bar.finish_and_clear();
+    Ok(Fitted { ensemble, params, importances, selection, notes })
 }
 
 fn hex(bytes: &[u8]) -> String {

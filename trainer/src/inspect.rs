@@ -8,13 +8,18 @@ use crate::cli::InspectArgs;
 use crate::output::load_model;
 
 pub fn run(a: InspectArgs) -> Result<()> {
-    let bytes = std::fs::metadata(&a.model).map(|m| m.len()).unwrap_or(0);
     let model = load_model(&a.model)?;
+    // The file's own format version (a version-1 file loads too), from its header.
+    let head = std::fs::read(&a.model).unwrap_or_default();
+    let bytes = head.len() as u64;
+    let version = head.get(8..10).map_or(inference_wasm::FORMAT_VERSION, |v| u16::from_le_bytes([v[0], v[1]]));
     let art = model.artifact();
     let (nodes, leaves, depth) = model.forest().shape();
     let sizes = json!({
         "file_bytes": bytes,
-        "format_version": inference_wasm::FORMAT_VERSION,
+        "format_version": version,
+        "model_kind": model.kind().short(),
+        "model_type": model.kind().name(),
         "trees": model.forest().n_trees(),
         "nodes": nodes,
         "leaves": leaves,
@@ -38,7 +43,13 @@ pub fn run(a: InspectArgs) -> Result<()> {
             })
             .collect();
         let out = json!({
-            "routing": "x[feature] <= threshold goes to left, else right; the probability is the mean of the trees' leaf values",
+            "routing": "x[feature] <= threshold goes to left, else right",
+            "model_kind": model.kind().short(),
+            "combine": model.kind().describe(),
+            "base_score": match &art.ensemble {
+                inference_wasm::Ensemble::Boosted(b) => Some(b.base_score),
+                inference_wasm::Ensemble::Forest(_) => None,
+            },
             "features": art.schema.fields.iter().map(|f| &f.name).collect::<Vec<_>>(),
             "trees": trees,
         });
@@ -53,11 +64,26 @@ pub fn run(a: InspectArgs) -> Result<()> {
     let c = &art.card;
     println!("{} {} (trained {}, {})", c.name, c.version, c.created_at, c.trainer);
     println!(
-        "file: {bytes} bytes, format {}, {} trees, {nodes} nodes ({leaves} leaves), depth {depth}, {:.2} bytes/node",
-        inference_wasm::FORMAT_VERSION,
+        "file: {bytes} bytes, format {version}, {} trees, {nodes} nodes ({leaves} leaves), depth {depth}, {:.2} bytes/node",
         model.forest().n_trees(),
         bytes as f64 / nodes as f64
     );
+    println!("model: {} ({}); {}", model.kind().name(), model.kind().describe(), c.params.kind.summary());
+    if !c.selection.is_empty() {
+        println!("model selection ({}-fold cross-validation ROC-AUC on the training rows, best first):", c.selection[0].folds);
+        for cand in &c.selection {
+            println!(
+                "  {} {:<4} {:.4} ± {:.4}  {:>7} nodes  {:>6.2} s/fit  {}",
+                if cand.params == c.params.kind { "*" } else { " " },
+                cand.params.kind().short(),
+                cand.cv_auc_mean,
+                cand.cv_auc_sd,
+                cand.nodes,
+                cand.fit_seconds,
+                cand.params.summary()
+            );
+        }
+    }
     println!("data: sha256 {} ({} rows: {} train, {} held out)", c.data_sha256, c.rows_total, c.rows_train, c.rows_test);
     let p = &art.policy;
     println!(

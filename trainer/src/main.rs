@@ -3,6 +3,7 @@
 //! Thin glue: parse flags, run the command, map errors to exit codes
 //! (0 ok, 2 usage/input error, 3 quality gate failed).
 
+mod boost;
 mod cli;
 mod cmd_registry;
 mod cmd_train;
@@ -12,6 +13,7 @@ mod mlflow;
 mod output;
 mod registry;
 mod scoring;
+mod select;
 mod train;
 
 use std::process::ExitCode;

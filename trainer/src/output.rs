@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use inference_wasm::Model;
@@ -37,4 +38,42 @@ pub fn threads(requested: Option<usize>) -> usize {
     requested
         .filter(|&t| t > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Wall-clock spans of `churn train`, printed on stderr when `CHURN_TIMINGS` is set (a
+/// diagnostic for bench/train.sh; nothing is timed otherwise).
+pub struct Spans {
+    on: bool,
+    started: Instant,
+    last: Instant,
+}
+
+impl Spans {
+    pub fn new(started: Instant) -> Spans {
+        Spans { on: std::env::var_os("CHURN_TIMINGS").is_some(), started, last: started }
+    }
+
+    /// Spans that print nothing (the fits of model selection).
+    pub fn off() -> Spans {
+        let now = Instant::now();
+        Spans { on: false, started: now, last: now }
+    }
+
+    /// When the command started, if spans are printed.
+    pub fn started(&self) -> Option<Instant> {
+        self.on.then_some(self.started)
+    }
+
+    /// Ends the span that began at the previous mark.
+    pub fn mark(&mut self, what: &str) {
+        if self.on {
+            let now = Instant::now();
+            eprintln!(
+                "timing {what:<16} {:8.2} ms  (at {:8.2} ms)",
+                (now - self.last).as_secs_f64() * 1e3,
+                (now - self.started).as_secs_f64() * 1e3
+            );
+            self.last = now;
+        }
+    }
 }

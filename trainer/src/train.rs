@@ -22,13 +22,13 @@ use smartcore::ensemble::random_forest_regressor::{
 };
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-use crate::cmd_train::Spans;
+use crate::output::Spans;
 use crate::data::{par_map, SplitMix64};
 
 /// Trees per independently seeded chunk.
 pub const CHUNK_TREES: usize = 50;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ForestParams {
     pub trees: usize,
     pub max_depth: u16,
@@ -39,6 +39,8 @@ pub struct ForestParams {
     /// Check the export against smartcore on this many evenly spread training rows, not on
     /// every row (None).
     pub verify_rows: Option<usize>,
+    /// Skip the check (model selection's fold fits, which are never written).
+    pub unchecked: bool,
 }
 
 pub struct Trained {
@@ -75,7 +77,8 @@ pub fn train(
         .map_err(|e| anyhow!("building the training matrix: {e}"))?;
     let yf: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
     // The rows the export is checked on: every row, or every k-th row if fewer are asked for.
-    let stride = p.verify_rows.map_or(1, |n| rows.div_ceil(n.max(1)));
+    // (Unchecked: one row, smartcore's predictions of it unused.)
+    let stride = if p.unchecked { rows } else { p.verify_rows.map_or(1, |n| rows.div_ceil(n.max(1))) };
     // (By default every row: then the check rows are `x` itself, not a copy of it.)
     let check_x: Cow<[f64]> = if stride == 1 {
         Cow::Borrowed(x)
@@ -162,7 +165,9 @@ pub fn train(
     }
     let forest = Forest::build(n_features as u32, &trees).context("converting the trees")?;
     spans.mark("convert");
-    verify(&forest, &check_x, n_features, stride, &predictions, threads)?;
+    if !p.unchecked {
+        verify(&forest, &check_x, n_features, stride, &predictions, threads)?;
+    }
     spans.mark("verify");
     Ok(Trained { forest, importances })
 }
@@ -541,7 +546,7 @@ mod tests {
     }
 
     fn params(trees: usize) -> ForestParams {
-        ForestParams { trees, max_depth: 5, min_samples_leaf: 3, min_samples_split: 6, mtry: 2, seed: 42, verify_rows: None }
+        ForestParams { trees, max_depth: 5, min_samples_leaf: 3, min_samples_split: 6, mtry: 2, seed: 42, verify_rows: None, unchecked: false }
     }
 
     #[test]

@@ -1,0 +1,386 @@
+//! Model selection: which kind and settings, chosen by cross-validation on the training rows.
+//!
+//! A small search ([`candidates`]): random forests and gradient-boosted trees at a few
+//! well-known settings, narrowed by whatever the user fixed on the command line. Each candidate
+//! is fitted on k − 1 stratified folds and scored (ROC-AUC) on the k-th; a boosted candidate
+//! stops early on its held-out fold and its number of trees is the mean of the folds' best.
+//! The choice: the best mean ROC-AUC, then, among candidates whose paired fold-by-fold
+//! difference to the best is within one standard error, the smallest model (fewest nodes), then
+//! the fastest. Candidates whose model would pass the file-size cap are not chosen. The search
+//! stops starting candidates when the time budget is spent (the first always runs).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use inference_wasm::{BoostSettings, Candidate, Forest, ForestSettings, KindParams, Metrics};
+
+use crate::boost::{self, Binned, BoostParams};
+use crate::data::{par_map, SplitMix64};
+use crate::output::Spans;
+use crate::train::{self, ForestParams};
+
+/// Nodes that make a file of about 1 MB (5.4–8 bytes a node): larger candidates are not chosen.
+pub const MAX_CHOSEN_NODES: u64 = 125_000;
+
+/// One setting of one kind, as searched.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Spec {
+    Forest(ForestParams),
+    /// Boosting settings; `fixed_trees` when the user gave `--trees` (no early stopping).
+    Boost { params: BoostParams, fixed_trees: bool },
+}
+
+impl Spec {
+    fn label(&self) -> String {
+        match self {
+            Spec::Forest(p) => format!("rf trees={} max_depth={} min_samples_leaf={} mtry={}", p.trees, p.max_depth, p.min_samples_leaf, p.mtry),
+            Spec::Boost { params: p, .. } => format!(
+                "gbt learning_rate={} max_leaves={} max_depth={} min_samples_leaf={}",
+                p.learning_rate, p.max_leaves, p.max_depth, p.min_samples_leaf
+            ),
+        }
+    }
+}
+
+/// What the user fixed; `None` leaves a setting to the search.
+#[derive(Clone, Debug, Default)]
+pub struct Fixed {
+    pub forest: bool,
+    pub boost: bool,
+    pub trees: Option<usize>,
+    pub max_depth: Option<usize>,
+    pub min_samples_leaf: Option<usize>,
+    pub min_samples_split: Option<usize>,
+    pub mtry: Option<usize>,
+    pub learning_rate: Option<f64>,
+    pub max_leaves: Option<usize>,
+    pub l2: Option<f64>,
+}
+
+/// The search space for `n_features` features: the kinds allowed by `fixed`, each at its
+/// settings with the user's fixed values applied (duplicates removed).
+pub fn candidates(fixed: &Fixed, n_features: usize, seed: u64) -> Vec<Spec> {
+    let sqrt = ((n_features as f64).sqrt().floor() as usize).max(1);
+    let mut out: Vec<Spec> = Vec::new();
+    if fixed.boost {
+        // (learning rate, leaves, depth): scikit-learn HistGradientBoosting's defaults; its
+        // GradientBoosting's depth-3 trees; shallow depth-2 trees with a smaller rate, for data
+        // whose signal is mostly additive.
+        for (lr, leaves, depth, rounds) in [(0.1, 31, 12, 500), (0.1, 8, 3, 800), (0.05, 4, 2, 1500)] {
+            let params = BoostParams {
+                max_trees: fixed.trees.unwrap_or(rounds),
+                learning_rate: fixed.learning_rate.unwrap_or(lr),
+                max_leaves: fixed.max_leaves.unwrap_or(leaves),
+                max_depth: fixed.max_depth.unwrap_or(depth),
+                min_samples_leaf: fixed.min_samples_leaf.unwrap_or(20),
+                l2: fixed.l2.unwrap_or(1.0),
+                patience: 30,
+            };
+            out.push(Spec::Boost { params, fixed_trees: fixed.trees.is_some() });
+        }
+    }
+    if fixed.forest {
+        // This tool's long-standing default (shallow, large leaves), and deeper trees with more
+        // features per split for data with more structure.
+        for (depth, leaf, mtry) in [(7, 20, sqrt), (12, 5, sqrt.max(n_features / 3))] {
+            out.push(Spec::Forest(ForestParams {
+                trees: fixed.trees.unwrap_or(100),
+                max_depth: fixed.max_depth.unwrap_or(depth).min(u16::MAX as usize) as u16,
+                min_samples_leaf: fixed.min_samples_leaf.unwrap_or(leaf),
+                min_samples_split: fixed.min_samples_split.unwrap_or(2),
+                mtry: fixed.mtry.unwrap_or(mtry).min(n_features),
+                seed,
+                verify_rows: None,
+                unchecked: false,
+            }));
+        }
+    }
+    let mut unique: Vec<Spec> = Vec::new();
+    for c in out {
+        if !unique.contains(&c) {
+            unique.push(c);
+        }
+    }
+    unique
+}
+
+/// A candidate's cross-validation results.
+#[derive(Clone, Debug)]
+pub struct Scored {
+    pub spec: Spec,
+    pub aucs: Vec<f64>,
+    pub nodes: f64,
+    pub fit_seconds: f64,
+    /// Boosting: mean best number of trees over the folds.
+    pub trees: usize,
+}
+
+impl Scored {
+    pub fn mean(&self) -> f64 {
+        self.aucs.iter().sum::<f64>() / self.aucs.len() as f64
+    }
+
+    pub fn sd(&self) -> f64 {
+        sd(&self.aucs)
+    }
+
+    /// The settings the final model is trained with (boosting: the trees the folds kept).
+    pub fn final_spec(&self) -> Spec {
+        match &self.spec {
+            Spec::Boost { params, fixed_trees } => {
+                Spec::Boost { params: BoostParams { max_trees: self.trees, ..params.clone() }, fixed_trees: *fixed_trees }
+            }
+            s => s.clone(),
+        }
+    }
+
+    pub fn to_candidate(&self) -> Candidate {
+        Candidate {
+            params: kind_params(&self.final_spec()),
+            cv_auc_mean: self.mean(),
+            cv_auc_sd: self.sd(),
+            folds: self.aucs.len() as u32,
+            nodes: self.nodes.round() as u64,
+            fit_seconds: self.fit_seconds,
+        }
+    }
+}
+
+fn sd(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+}
+
+/// The model card's record of a setting.
+pub fn kind_params(spec: &Spec) -> KindParams {
+    match spec {
+        Spec::Forest(p) => KindParams::Forest(ForestSettings {
+            trees: p.trees as u32,
+            max_depth: p.max_depth as u32,
+            min_samples_leaf: p.min_samples_leaf as u32,
+            min_samples_split: p.min_samples_split as u32,
+            mtry: p.mtry as u32,
+        }),
+        Spec::Boost { params: p, .. } => KindParams::Boosted(BoostSettings {
+            trees: p.max_trees as u32,
+            learning_rate: p.learning_rate,
+            max_leaves: p.max_leaves as u32,
+            max_depth: p.max_depth as u32,
+            min_samples_leaf: p.min_samples_leaf as u32,
+            l2: p.l2,
+        }),
+    }
+}
+
+/// Folds for `n` rows: 5, or 3 above 50,000 rows (each fit then has plenty of rows, and the
+/// search three fifths of the cost).
+pub fn fold_count(n: usize) -> usize {
+    if n > 50_000 {
+        3
+    } else {
+        5
+    }
+}
+
+/// Stratified fold of every row: each class shuffled (seeded) and dealt round robin.
+pub fn stratified_folds(y: &[bool], k: usize, seed: u64) -> Vec<usize> {
+    let mut fold = vec![0; y.len()];
+    let mut rng = SplitMix64(seed ^ 0xF01D_F01D_F01D_F01D);
+    for class in [true, false] {
+        let mut idx: Vec<usize> = (0..y.len()).filter(|&r| y[r] == class).collect();
+        for i in (1..idx.len()).rev() {
+            let j = (rng.next() % (i as u64 + 1)) as usize;
+            idx.swap(i, j);
+        }
+        for (i, &r) in idx.iter().enumerate() {
+            fold[r] = i % k;
+        }
+    }
+    fold
+}
+
+/// The search's inputs: encoded training rows, their labels, the binned form for boosting.
+pub struct Data<'a> {
+    pub x: &'a [f64],
+    pub n_features: usize,
+    pub y: &'a [bool],
+    pub binned: Option<&'a Binned>,
+}
+
+/// Scores every candidate by k-fold cross-validation, in order, until the budget is spent.
+/// Returns the scored ones (at least the first) and how many were skipped for time.
+/// `progress(done, total, label)` reports fits as they finish.
+pub fn search(
+    data: &Data,
+    specs: &[Spec],
+    seed: u64,
+    threads: usize,
+    budget: Duration,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> Result<(Vec<Scored>, usize)> {
+    let n = data.y.len();
+    let k = fold_count(n);
+    let positives = data.y.iter().filter(|&&b| b).count();
+    if positives < k || n - positives < k {
+        bail!(
+            "model selection needs at least {k} churners and {k} non-churners among the training rows \
+             for {k}-fold cross-validation (have {positives} and {}); fix the settings with --model rf or \
+             --model gbt --trees N",
+            n - positives
+        );
+    }
+    let folds = stratified_folds(data.y, k, seed);
+    let started = Instant::now();
+    let total = specs.len() * k;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let mut scored = Vec::new();
+    let mut skipped = 0;
+    let mut last = Duration::ZERO;
+    for (i, spec) in specs.iter().enumerate() {
+        // Stop when this candidate would likely end past the budget (the first always runs).
+        if i > 0 && started.elapsed() + last > budget {
+            skipped = specs.len() - i;
+            break;
+        }
+        let t0 = Instant::now();
+        let label = spec.label();
+        let jobs: Vec<usize> = (0..k).collect();
+        let results = par_map(&jobs, threads, |&j| -> Result<(f64, usize, f64, usize)> {
+            let fit_started = Instant::now();
+            let train: Vec<usize> = (0..n).filter(|&r| folds[r] != j).collect();
+            let valid: Vec<usize> = (0..n).filter(|&r| folds[r] == j).collect();
+            let yv: Vec<bool> = valid.iter().map(|&r| data.y[r]).collect();
+            let (p, nodes, trees) = match spec {
+                Spec::Forest(fp) => {
+                    let nf = data.n_features;
+                    let xt: Vec<f64> = train.iter().flat_map(|&r| data.x[r * nf..(r + 1) * nf].iter().copied()).collect();
+                    let yt: Vec<bool> = train.iter().map(|&r| data.y[r]).collect();
+                    let fp = ForestParams { unchecked: true, seed: fp.seed ^ (j as u64 + 1), ..fp.clone() };
+                    let trained = train::train(&xt, nf, &yt, &fp, 1, &|_| {}, &mut Spans::off())?;
+                    let forest: &Forest = &trained.forest;
+                    let c = forest.compile()?;
+                    let xv: Vec<f64> = valid.iter().flat_map(|&r| data.x[r * nf..(r + 1) * nf].iter().copied()).collect();
+                    let mut p = vec![0.0; valid.len()];
+                    c.probabilities(&xv, &mut p);
+                    (p, c.shape().0, fp.trees)
+                }
+                Spec::Boost { params, fixed_trees } => {
+                    let b = data.binned.expect("boosting candidates come with the binned rows");
+                    // With the trees fixed there is no early stopping, so no validation rows.
+                    let stop_on: &[usize] = if *fixed_trees { &[] } else { &valid };
+                    let fit = boost::fit(b, data.y, &train, stop_on, params, &mut |_| {})?;
+                    let p: Vec<f64> = if *fixed_trees {
+                        // No early stopping: score the held-out fold with the whole model.
+                        let c = fit.export(b)?.compile()?;
+                        let nf = data.n_features;
+                        valid.iter().map(|&r| c.probability(&data.x[r * nf..(r + 1) * nf])).collect()
+                    } else {
+                        fit.valid_margins.iter().map(|&m| inference_wasm::sigmoid(m)).collect()
+                    };
+                    (p, fit.n_nodes(), fit.n_trees())
+                }
+            };
+            let auc = Metrics::compute(&p, &yv, 0.5).roc_auc;
+            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(d, total, &label);
+            Ok((auc, nodes, fit_started.elapsed().as_secs_f64(), trees))
+        });
+        let results = results.into_iter().collect::<Result<Vec<_>>>()?;
+        let m = |f: &dyn Fn(&(f64, usize, f64, usize)) -> f64| results.iter().map(f).sum::<f64>() / k as f64;
+        scored.push(Scored {
+            spec: spec.clone(),
+            aucs: results.iter().map(|r| r.0).collect(),
+            nodes: m(&|r| r.1 as f64),
+            fit_seconds: m(&|r| r.2),
+            trees: (m(&|r| r.3 as f64).round() as usize).max(1),
+        });
+        last = t0.elapsed();
+    }
+    Ok((scored, skipped))
+}
+
+/// Index of the chosen candidate (see the module docs), and the leaderboard order (best mean
+/// first).
+pub fn choose(scored: &[Scored]) -> (usize, Vec<usize>) {
+    let mut order: Vec<usize> = (0..scored.len()).collect();
+    order.sort_by(|&a, &b| scored[b].mean().total_cmp(&scored[a].mean()).then(a.cmp(&b)));
+    let allowed = |i: usize| scored[i].nodes <= MAX_CHOSEN_NODES as f64;
+    let best = order.iter().copied().find(|&i| allowed(i)).unwrap_or(order[0]);
+    let within = |i: usize| {
+        let diffs: Vec<f64> = scored[best].aucs.iter().zip(&scored[i].aucs).map(|(a, b)| a - b).collect();
+        let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+        mean <= sd(&diffs) / (diffs.len() as f64).sqrt()
+    };
+    let chosen = order
+        .iter()
+        .copied()
+        .filter(|&i| i == best || (allowed(i) && within(i)))
+        .min_by(|&a, &b| scored[a].nodes.total_cmp(&scored[b].nodes).then(scored[a].fit_seconds.total_cmp(&scored[b].fit_seconds)))
+        .unwrap_or(best);
+    (chosen, order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scored(aucs: &[f64], nodes: f64) -> Scored {
+        Scored {
+            spec: Spec::Forest(ForestParams {
+                trees: 1,
+                max_depth: 1,
+                min_samples_leaf: 1,
+                min_samples_split: 2,
+                mtry: 1,
+                seed: 0,
+                verify_rows: None,
+                unchecked: true,
+            }),
+            aucs: aucs.to_vec(),
+            nodes,
+            fit_seconds: 1.0,
+            trees: 1,
+        }
+    }
+
+    #[test]
+    fn the_smaller_model_wins_within_one_standard_error() {
+        // b is worse on every fold by a wide margin: a wins although larger.
+        let a = scored(&[0.90, 0.91, 0.92], 1000.0);
+        let b = scored(&[0.80, 0.81, 0.82], 10.0);
+        assert_eq!(choose(&[a.clone(), b]).0, 0);
+        // c is as good within noise (differences +-): the smaller c wins.
+        let c = scored(&[0.905, 0.905, 0.921], 10.0);
+        let (chosen, order) = choose(&[a.clone(), c]);
+        assert_eq!(chosen, 1);
+        assert_eq!(order, vec![1, 0]);
+        // Too large to be chosen: the best allowed one is.
+        let huge = scored(&[0.99, 0.99, 0.99], (MAX_CHOSEN_NODES + 1) as f64);
+        assert_eq!(choose(&[huge, a]).0, 1);
+    }
+
+    #[test]
+    fn folds_are_stratified_and_seeded() {
+        let y: Vec<bool> = (0..103).map(|i| i % 4 == 0).collect();
+        let f = stratified_folds(&y, 5, 1);
+        for k in 0..5 {
+            let pos = (0..103).filter(|&r| f[r] == k && y[r]).count();
+            assert!((5..=6).contains(&pos), "{pos}");
+        }
+        assert_eq!(f, stratified_folds(&y, 5, 1));
+        assert_ne!(f, stratified_folds(&y, 5, 2));
+    }
+
+    #[test]
+    fn fixed_flags_narrow_the_search() {
+        let all = candidates(&Fixed { forest: true, boost: true, ..Fixed::default() }, 16, 42);
+        assert_eq!(all.len(), 5);
+        let only = candidates(&Fixed { forest: true, max_depth: Some(5), min_samples_leaf: Some(3), mtry: Some(4), ..Fixed::default() }, 16, 42);
+        assert_eq!(only.len(), 1, "{only:?}");
+        let boost = candidates(&Fixed { boost: true, trees: Some(50), ..Fixed::default() }, 16, 42);
+        assert!(boost.iter().all(|s| matches!(s, Spec::Boost { params, fixed_trees: true } if params.max_trees == 50)));
+    }
+}
