@@ -3,9 +3,13 @@
 # Run it deliberately (after a change meant to alter models or scores) and commit the result:
 #   bash tests/make-golden.sh
 # The tests then check that every surface reproduces these files exactly:
-#   golden.bin            a small model trained on data/telco_train.csv (fixed seed and time)
+#   golden.bin            a small random forest trained on data/telco_train.csv (fixed seed and time)
+#   golden_gbt.bin        small gradient-boosted trees, same data
 #   golden_cases.csv      the Telco held-out rows plus edge cases (blank numbers, padded text)
 #   golden_expected.csv   `churn score --raw --explain 3` of those cases with golden.bin
+#   golden_gbt_expected.csv   the same with golden_gbt.bin
+# Not written here: format_v1.bin, golden.bin as format version 1 wrote it (the release before
+# model kinds). It must keep loading and scoring exactly as golden_expected.csv says.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p trainer
@@ -14,7 +18,10 @@ out=tests/fixtures
 mkdir -p "$out"
 # Flags recorded here and in tests (trainer/tests/cli.rs: golden_model_is_reproducible).
 SOURCE_DATE_EPOCH=1767225600 "$churn" train --no-registry --data data/telco_train.csv --out "$out/golden.bin" \
-  --trees 30 --max-depth 6 --seed 7 --test-fraction 0 --name golden --model-version golden-1 >/dev/null
+  --model rf --trees 30 --max-depth 6 --seed 7 --test-fraction 0 --name golden --model-version golden-1 >/dev/null
+SOURCE_DATE_EPOCH=1767225600 "$churn" train --no-registry --data data/telco_train.csv --out "$out/golden_gbt.bin" \
+  --model gbt --trees 40 --max-leaves 8 --learning-rate 0.1 --seed 7 --test-fraction 0 --name golden-gbt \
+  --model-version golden-gbt-1 >/dev/null
 python3 - <<'PY'
 import csv
 rows = list(csv.reader(open("data/telco_test.csv", newline="")))
@@ -42,4 +49,5 @@ with open("tests/fixtures/golden_cases.csv", "w", newline="") as f:
     w.writerows(body + edge)
 PY
 "$churn" score --model "$out/golden.bin" --data "$out/golden_cases.csv" --out "$out/golden_expected.csv" --raw --explain 3
-echo "wrote $out/golden.bin ($(wc -c <"$out/golden.bin") bytes), golden_cases.csv, golden_expected.csv ($(($(wc -l <"$out/golden_expected.csv") - 1)) rows)"
+"$churn" score --model "$out/golden_gbt.bin" --data "$out/golden_cases.csv" --out "$out/golden_gbt_expected.csv" --raw --explain 3
+echo "wrote $out/golden.bin ($(wc -c <"$out/golden.bin") bytes), golden_gbt.bin ($(wc -c <"$out/golden_gbt.bin") bytes), golden_cases.csv, golden_expected.csv, golden_gbt_expected.csv ($(($(wc -l <"$out/golden_expected.csv") - 1)) rows)"

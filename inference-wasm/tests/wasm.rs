@@ -14,6 +14,14 @@ wasm_bindgen_test_configure!(run_in_browser);
 const MODEL: &[u8] = include_bytes!("../../tests/fixtures/golden.bin");
 const CASES: &str = include_str!("../../tests/fixtures/golden_cases.csv");
 const EXPECTED: &str = include_str!("../../tests/fixtures/golden_expected.csv");
+/// Every golden model (a random forest, gradient-boosted trees) with its native output.
+const GOLDENS: [(&[u8], &str); 2] = [
+    (MODEL, EXPECTED),
+    (
+        include_bytes!("../../tests/fixtures/golden_gbt.bin"),
+        include_str!("../../tests/fixtures/golden_gbt_expected.csv"),
+    ),
+];
 
 fn rows(csv: &str) -> (Vec<&str>, Vec<Vec<&str>>) {
     let mut lines = csv.lines();
@@ -35,9 +43,15 @@ fn get(o: &JsValue, k: &str) -> JsValue {
 
 #[wasm_bindgen_test]
 fn golden_cases_match_native_bit_for_bit() {
-    let model = ChurnModel::new(MODEL).unwrap();
+    for (bytes, expected) in GOLDENS {
+        golden_case_parity(bytes, expected);
+    }
+}
+
+fn golden_case_parity(bytes: &[u8], expected: &str) {
+    let model = ChurnModel::new(bytes).unwrap();
     let (h, cases) = rows(CASES);
-    let (eh, expected) = rows(EXPECTED);
+    let (eh, expected) = rows(expected);
     let col = |name: &str| eh.iter().position(|c| *c == name).unwrap();
     let (raw, shown, pred, risk) =
         (col("churn_probability_raw"), col("churn_probability"), col("churn_prediction"), col("risk_level"));

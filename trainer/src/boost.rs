@@ -562,7 +562,7 @@ mod tests {
         let mut model = fit.export(&b).unwrap();
         check_export(&model, &x, &fit, &train).unwrap();
         let leaf = model.split_feature.iter().position(|&k| k == 0).unwrap();
-        model.values[leaf] = f64::from_bits(model.values[leaf].to_bits() + 1);
+        model.values[leaf] += 1e-9;
         let err = check_export(&model, &x, &fit, &train).unwrap_err().to_string();
         assert!(err.contains("internal check failed"), "{err}");
     }

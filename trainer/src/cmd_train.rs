@@ -326,7 +326,9 @@ fn fit(a: &TrainArgs, x: &[f64], nf: usize, y: &[bool], threads: usize, spans: &
             }
         }
         let (best, order) = select::choose(&scored);
-        (scored[best].final_spec(), order.iter().map(|&i| scored[i].to_candidate()).collect())
+        // Fit times vary run to run: a reproducible file (SOURCE_DATE_EPOCH) records them as 0.
+        let timed = std::env::var_os("SOURCE_DATE_EPOCH").is_none();
+        (scored[best].final_spec(), order.iter().map(|&i| scored[i].to_candidate(timed)).collect())
     } else {
         (specs.remove(0), Vec::new())
     };

@@ -5,8 +5,8 @@
 //! is fitted on k − 1 stratified folds and scored (ROC-AUC) on the k-th; a boosted candidate
 //! stops early on its held-out fold and its number of trees is the mean of the folds' best.
 //! The choice: the best mean ROC-AUC, then, among candidates whose paired fold-by-fold
-//! difference to the best is within one standard error, the smallest model (fewest nodes), then
-//! the fastest. Candidates whose model would pass the file-size cap are not chosen. The search
+//! difference to the best is within one standard error, the smallest model (fewest nodes: also
+//! the fastest to score). Candidates whose model would pass the file-size cap are not chosen. The search
 //! stops starting candidates when the time budget is spent (the first always runs).
 
 use std::time::{Duration, Instant};
@@ -134,14 +134,16 @@ impl Scored {
         }
     }
 
-    pub fn to_candidate(&self) -> Candidate {
+    /// The leaderboard entry. `timed` false records fit time 0, for byte-reproducible files
+    /// (`SOURCE_DATE_EPOCH` set: the same data and flags give the same file).
+    pub fn to_candidate(&self, timed: bool) -> Candidate {
         Candidate {
             params: kind_params(&self.final_spec()),
             cv_auc_mean: self.mean(),
             cv_auc_sd: self.sd(),
             folds: self.aucs.len() as u32,
             nodes: self.nodes.round() as u64,
-            fit_seconds: self.fit_seconds,
+            fit_seconds: if timed { self.fit_seconds } else { 0.0 },
         }
     }
 }
@@ -318,7 +320,9 @@ pub fn choose(scored: &[Scored]) -> (usize, Vec<usize>) {
         .iter()
         .copied()
         .filter(|&i| i == best || (allowed(i) && within(i)))
-        .min_by(|&a, &b| scored[a].nodes.total_cmp(&scored[b].nodes).then(scored[a].fit_seconds.total_cmp(&scored[b].fit_seconds)))
+        // Fewest nodes (the smaller and faster-scoring model); ties keep leaderboard order, so
+        // the choice never depends on measured times and the same data gives the same model.
+        .min_by(|&a, &b| scored[a].nodes.total_cmp(&scored[b].nodes))
         .unwrap_or(best);
     (chosen, order)
 }

@@ -60,34 +60,58 @@ fn train_inspect_evaluate_score_on_telco() {
 }
 
 #[test]
-fn golden_model_scores_exactly_as_recorded() {
-    // tests/make-golden.sh wrote golden_expected.csv with the build of that day; this build must
-    // give the same bytes: same raw probabilities, labels, risk levels and explanations.
-    let out = ok(&["score", "--model", &fixture("golden.bin"), "--data", &fixture("golden_cases.csv"), "--out", "-", "--raw", "--explain", "3"]);
-    let expected = std::fs::read_to_string(fixture("golden_expected.csv")).unwrap();
-    assert_eq!(out, expected);
+fn golden_models_score_exactly_as_recorded() {
+    // tests/make-golden.sh wrote the expected files with the build of that day; this build must
+    // give the same bytes: same raw probabilities, labels, risk levels and explanations. The
+    // forest written by format version 1 (format_v1.bin, the release before model kinds) holds
+    // the same trees as golden.bin and must still load and score exactly the same.
+    for (model, expected) in [
+        ("golden.bin", "golden_expected.csv"),
+        ("format_v1.bin", "golden_expected.csv"),
+        ("golden_gbt.bin", "golden_gbt_expected.csv"),
+    ] {
+        let out = ok(&["score", "--model", &fixture(model), "--data", &fixture("golden_cases.csv"), "--out", "-", "--raw", "--explain", "3"]);
+        let expected = std::fs::read_to_string(fixture(expected)).unwrap();
+        assert!(out == expected, "{model} scores differently from the recorded file");
+    }
+    // They are what they say: a version-1 forest, and version-2 files of each kind.
+    for (model, version, kind) in [("format_v1.bin", 1, "rf"), ("golden.bin", 2, "rf"), ("golden_gbt.bin", 2, "gbt")] {
+        assert_eq!(std::fs::read(fixture(model)).unwrap()[8..10], [version, 0], "{model}");
+        let info = json(&ok(&["inspect", &fixture(model), "--json"]));
+        assert_eq!(info["sizes"]["format_version"], version as u64, "{model}");
+        assert_eq!(info["sizes"]["model_kind"], kind, "{model}");
+        assert_eq!(info["card"]["params"]["model_kind"], kind, "{model}");
+    }
 }
 
 #[test]
-fn golden_model_is_reproducible() {
-    // Same flags as tests/make-golden.sh: training is deterministic, whatever the thread count.
+fn golden_models_are_reproducible() {
+    // Same flags as tests/make-golden.sh: training (model selection included) is deterministic,
+    // whatever the thread count.
     let d = tmp();
-    for threads in ["1", "2"] {
-        let model = path(&d, &format!("g{threads}.bin"));
-        let out = Command::new(env!("CARGO_BIN_EXE_churn"))
-            .env("SOURCE_DATE_EPOCH", "1767225600")
-            .args(["train", "--data", &data("telco_train.csv"), "--out", &model, "--trees", "30"])
-            .args(["--max-depth", "6", "--seed", "7", "--test-fraction", "0", "--name", "golden"])
-            .args(["--model-version", "golden-1", "--threads", threads])
-            // A check on fewer rows passes and changes nothing in the file.
-            .args(if threads == "2" { &["--verify-rows", "500"][..] } else { &[][..] })
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(
-            std::fs::read(&model).unwrap() == std::fs::read(fixture("golden.bin")).unwrap(),
-            "{threads} thread(s): retrained golden model differs from tests/fixtures/golden.bin"
-        );
+    let forest: &[&str] = &["--model", "rf", "--trees", "30", "--max-depth", "6", "--name", "golden", "--model-version", "golden-1"];
+    let boosted: &[&str] = &[
+        "--model", "gbt", "--trees", "40", "--max-leaves", "8", "--learning-rate", "0.1", "--name", "golden-gbt",
+        "--model-version", "golden-gbt-1",
+    ];
+    for (fixture_name, flags) in [("golden.bin", forest), ("golden_gbt.bin", boosted)] {
+        for threads in ["1", "2"] {
+            let model = path(&d, &format!("g{threads}.bin"));
+            let out = Command::new(env!("CARGO_BIN_EXE_churn"))
+                .env("SOURCE_DATE_EPOCH", "1767225600")
+                .args(["train", "--no-registry", "--data", &data("telco_train.csv"), "--out", &model])
+                .args(flags)
+                .args(["--seed", "7", "--test-fraction", "0", "--threads", threads])
+                // A check on fewer rows passes and changes nothing in the file.
+                .args(if threads == "2" { &["--verify-rows", "500"][..] } else { &[][..] })
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                std::fs::read(&model).unwrap() == std::fs::read(fixture(fixture_name)).unwrap(),
+                "{threads} thread(s): retrained model differs from tests/fixtures/{fixture_name}"
+            );
+        }
     }
 }
 

@@ -63,9 +63,23 @@ fn explain_all(model: &Model, header: &csv::StringRecord, rows: &[csv::StringRec
 fn telco_explanations_add_up_on_every_row_and_name_the_known_drivers() {
     let dir = tempfile::tempdir().unwrap();
     let data = root().join("data/telco_churn.csv");
-    let model = train(&data, dir.path(), &[]);
     let (header, rows) = read_csv(&data);
     assert_eq!(rows.len(), 7043);
+    // Gradient-boosted trees: contributions are carried from margin to probability space by one
+    // factor per row, and still add up on every row.
+    let boosted = train(&data, dir.path(), &["--model", "gbt"]);
+    assert_eq!(boosted.kind(), inference_wasm::ModelKind::GradientBoosting);
+    let total = explain_all(&boosted, &header, &rows);
+    let names: Vec<&str> = boosted.schema().fields.iter().map(|f| f.name.as_str()).collect();
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| total[b].total_cmp(&total[a]));
+    let top3: Vec<&str> = order[..3].iter().map(|&i| names[i]).collect();
+    assert!(top3.contains(&"Contract") && top3.contains(&"tenure"), "boosted: top 3 fields: {top3:?}");
+    // Its base value is the probability at the roots: the sigmoid of the mean training margin.
+    let base = boosted.forest().base_value();
+    assert!(base > 0.1 && base < 0.35, "boosted base value {base}");
+
+    let model = train(&data, dir.path(), &["--model", "rf"]);
     let total = explain_all(&model, &header, &rows);
 
     let names: Vec<&str> = model.schema().fields.iter().map(|f| f.name.as_str()).collect();

@@ -14,3 +14,14 @@ function readCsv(name) {
 export const modelBytes = new Uint8Array(readFileSync(new URL("golden.bin", fixtures)));
 export const cases = readCsv("golden_cases.csv");
 export const expected = readCsv("golden_expected.csv");
+
+/** Every golden model (one per model kind), with the native output for the same cases. */
+export const goldens = [
+  { name: "random forest", file: new URL("golden.bin", fixtures).pathname, version: "golden-1", expected },
+  {
+    name: "gradient-boosted trees",
+    file: new URL("golden_gbt.bin", fixtures).pathname,
+    version: "golden-gbt-1",
+    expected: readCsv("golden_gbt_expected.csv"),
+  },
+].map((g) => ({ ...g, bytes: new Uint8Array(readFileSync(g.file)) }));

@@ -5,26 +5,36 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { ChurnModel } from "../pkg/node.js";
-import { modelBytes, cases, expected } from "./golden.mjs";
+import { modelBytes, cases, expected, goldens } from "./golden.mjs";
 
 const model = new ChurnModel(modelBytes);
 const NUMERIC = ["tenure", "MonthlyCharges", "TotalCharges", "SeniorCitizen"];
 
-test("raw probabilities equal native `churn score --raw` bit for bit", () => {
-  assert.equal(cases.length, expected.length);
-  for (let i = 0; i < cases.length; i++) {
-    const want = Number(expected[i].churn_probability_raw);
-    assert.equal(expected[i].customerID, cases[i].customerID);
-    assert.ok(Object.is(model.probability(cases[i]), want), `row ${i}: ${model.probability(cases[i])} vs ${want}`);
-    const r = model.predict(cases[i]);
-    assert.deepEqual(r, {
-      churn_probability: Number(expected[i].churn_probability),
-      churn_prediction: expected[i].churn_prediction,
-      risk_level: expected[i].risk_level,
-      model_version: "golden-1",
-    });
-  }
-});
+for (const g of goldens) {
+  test(`${g.name}: raw probabilities and explanations equal native \`churn score --raw --explain 3\` bit for bit`, () => {
+    const m = new ChurnModel(g.bytes);
+    const expected = g.expected;
+    assert.equal(cases.length, expected.length);
+    for (let i = 0; i < cases.length; i++) {
+      const want = Number(expected[i].churn_probability_raw);
+      assert.equal(expected[i].customerID, cases[i].customerID);
+      assert.ok(Object.is(m.probability(cases[i]), want), `row ${i}: ${m.probability(cases[i])} vs ${want}`);
+      const r = m.predict(cases[i]);
+      assert.deepEqual(r, {
+        churn_probability: Number(expected[i].churn_probability),
+        churn_prediction: expected[i].churn_prediction,
+        risk_level: expected[i].risk_level,
+        model_version: g.version,
+      });
+      const x = m.explain(cases[i], 3);
+      assert.ok(Object.is(x.churn_probability_raw, want), `row ${i}: explain`);
+      x.top_factors.forEach((f, k) => {
+        assert.equal(f.field, expected[i][`why_${k + 1}`], `row ${i} factor ${k + 1}`);
+        assert.ok(Object.is(f.contribution, Number(expected[i][`why_${k + 1}_contribution`])), `row ${i} factor ${k + 1}`);
+      });
+    }
+  });
+}
 
 test("numbers given as JS numbers score like the same numbers as strings", () => {
   for (const c of cases.slice(0, 300)) {
@@ -81,13 +91,15 @@ test("predictBatch gives per-row errors without throwing", () => {
   assert.throws(() => model.predictBatch("nope"), /expected an array of customers, got a string/);
 });
 
-test("explain adds up and names the customer's values", () => {
-  for (const c of cases.slice(0, 200)) {
-    const e = model.explain(c, 100);
-    const sum = e.base_value + e.top_factors.reduce((s, f) => s + f.contribution, 0);
-    assert.ok(Math.abs(sum - e.churn_probability_raw) <= 1e-12);
-    assert.ok(Object.is(e.churn_probability_raw, model.probability(c)));
-    for (const f of e.top_factors) assert.equal(f.value, c[f.field]);
+test("explain adds up and names the customer's values (each model kind)", () => {
+  for (const m of goldens.map((g) => new ChurnModel(g.bytes))) {
+    for (const c of cases.slice(0, 200)) {
+      const e = m.explain(c, 100);
+      const sum = e.base_value + e.top_factors.reduce((s, f) => s + f.contribution, 0);
+      assert.ok(Math.abs(sum - e.churn_probability_raw) <= 1e-12, `${m.info().model_kind}: ${sum} vs ${e.churn_probability_raw}`);
+      assert.ok(Object.is(e.churn_probability_raw, m.probability(c)));
+      for (const f of e.top_factors) assert.equal(f.value, c[f.field]);
+    }
   }
   assert.equal(model.explain(cases[0]).top_factors.length, 5);
   assert.equal(model.explain(cases[0], 0).top_factors.length, 0);
@@ -110,8 +122,19 @@ test("schema and info describe the model", () => {
   const info = model.info();
   assert.equal(info.version, "golden-1");
   assert.equal(info.trees, 30);
+  assert.equal(info.model_kind, "rf");
+  assert.equal(info.model_type, "RandomForest");
+  assert.equal(info.params.model_kind, "rf");
+  assert.equal(info.params.trees, 30);
+  assert.equal(info.params.max_depth, 6);
   assert.deepEqual(info.policy, { threshold: 0.5, high: 0.7, medium: 0.4, decimals: 3 });
   assert.equal(model.modelVersion, "golden-1");
+  const gbt = new ChurnModel(goldens[1].bytes).info();
+  assert.equal(gbt.model_kind, "gbt");
+  assert.equal(gbt.model_type, "GradientBoosting");
+  assert.equal(gbt.params.learning_rate, 0.1);
+  assert.equal(gbt.params.max_leaves, 8);
+  assert.ok(gbt.trees >= 1 && gbt.trees <= 40, String(gbt.trees));
 });
 
 test("bad model bytes throw a clear Error", () => {

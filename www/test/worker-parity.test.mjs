@@ -1,19 +1,22 @@
 // Golden parity in workerd: the Worker (its real entry code and wrangler.toml rules, bundled by
-// `wrangler dev --local`) serving tests/fixtures/golden.bin answers every golden case exactly as
-// native `churn score --raw --explain 3` did (tests/fixtures/golden_expected.csv): rounded and raw
+// `wrangler dev --local`) serving each golden model (tests/fixtures/golden.bin, a random forest,
+// and golden_gbt.bin, gradient-boosted trees) answers every golden case exactly as native
+// `churn score --raw --explain 3` did (tests/fixtures/golden*_expected.csv): rounded and raw
 // probability (`?raw=true` adds `churn_probability_raw`, compared bit for bit), prediction, risk
 // level and the top 3 factors (field, value, contribution bit for bit), through /predict and
 // /batch_predict, with and without `?explain=true`.
-import { test, before, after } from "node:test";
+import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker, configWithModel } from "../worker/dev-server.mjs";
-import { cases, expected } from "./golden.mjs";
+import { cases, goldens } from "./golden.mjs";
 
-const golden = new URL("../../tests/fixtures/golden.bin", import.meta.url).pathname;
+for (const g of goldens) describe(g.name, () => suite(g));
+
+function suite({ file, version, expected }) {
 let w;
 
 before(async () => {
-  w = await startWorker({ config: configWithModel("golden", golden) });
+  w = await startWorker({ config: configWithModel("golden", file) });
 });
 after(async () => {
   await w?.stop();
@@ -38,7 +41,7 @@ function assertRow(got, i, { raw, explain }) {
   assert.ok(Object.is(got.churn_probability, Number(want.churn_probability)), `${where}: ${got.churn_probability} vs ${want.churn_probability}`);
   assert.equal(got.churn_prediction, want.churn_prediction, where);
   assert.equal(got.risk_level, want.risk_level, where);
-  assert.equal(got.model_version, "golden-1", where);
+  assert.equal(got.model_version, version, where);
   if (raw) assert.ok(Object.is(got.churn_probability_raw, Number(want.churn_probability_raw)), `${where}: raw ${got.churn_probability_raw} vs ${want.churn_probability_raw}`);
   else assert.equal(got.churn_probability_raw, undefined);
   if (explain) {
@@ -98,3 +101,4 @@ test("numeric fields sent as JSON numbers score bit-identically", async () => {
     r.predictions.forEach((p, k) => assertRow(p, start + k, { raw: true, explain: false }));
   }
 });
+}
