@@ -15,7 +15,8 @@
 
 use bincode::{Decode, Encode};
 
-use crate::card::{ModelCard, ModelCardV1};
+use crate::card::{Candidate, ForestSettings, KindParams, ModelCard, TrainParams};
+use crate::metrics::{Metrics, RocPoint};
 use crate::forest::{Ensemble, Forest};
 use crate::policy::RiskPolicy;
 use crate::schema::{FieldKind, Missing, Schema, Unknown};
@@ -32,9 +33,10 @@ pub const MAX_PAYLOAD: usize = 64 << 20;
 /// Allocation budget while decoding: each container claims `len × element size` from it first.
 const DECODE_LIMIT: usize = 64 << 20;
 
-/// Everything needed to score: what `churn train` writes and every surface loads.
+/// Everything needed to score: what `churn train` writes and every surface loads. (Decoded by
+/// [`Payload`], which reads every format version.)
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Encode)]
 pub struct Artifact {
     pub schema: Schema,
     pub policy: RiskPolicy,
@@ -43,13 +45,39 @@ pub struct Artifact {
     pub card: ModelCard,
 }
 
-/// A format-version-1 payload: the same fields, a forest where `ensemble` now is, the old card.
-#[derive(Decode)]
-struct ArtifactV1 {
-    schema: Schema,
-    policy: RiskPolicy,
-    forest: Forest,
-    card: ModelCardV1,
+/// A payload of either version, decoded by one decoder (one copy of it in the wasm build). The
+/// context is the format version. Version 1 differs in three places: a `Forest` where
+/// `ensemble` is (no kind index), `ForestSettings` where `params.kind` is (no kind index), and
+/// no `selection` at the end of the card.
+struct Payload(Artifact);
+
+impl bincode::Decode<u16> for Payload {
+    fn decode<D: bincode::de::Decoder<Context = u16>>(d: &mut D) -> Result<Self, bincode::error::DecodeError> {
+        let v1 = *d.context() == 1;
+        let schema = Schema::decode(d)?;
+        let policy = RiskPolicy::decode(d)?;
+        let ensemble = if v1 { Ensemble::Forest(Forest::decode(d)?) } else { Ensemble::decode(d)? };
+        let card = ModelCard {
+            name: Decode::decode(d)?,
+            version: Decode::decode(d)?,
+            created_at: Decode::decode(d)?,
+            trainer: Decode::decode(d)?,
+            data_sha256: Decode::decode(d)?,
+            rows_total: Decode::decode(d)?,
+            rows_train: Decode::decode(d)?,
+            rows_test: Decode::decode(d)?,
+            params: TrainParams {
+                kind: if v1 { KindParams::Forest(ForestSettings::decode(d)?) } else { KindParams::decode(d)? },
+                seed: Decode::decode(d)?,
+                test_fraction: Decode::decode(d)?,
+            },
+            test_metrics: Option::<Metrics>::decode(d)?,
+            importances: Decode::decode(d)?,
+            roc: Vec::<RocPoint>::decode(d)?,
+            selection: if v1 { Vec::new() } else { Vec::<Candidate>::decode(d)? },
+        };
+        Ok(Payload(Artifact { schema, policy, ensemble, card }))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -192,18 +220,8 @@ impl Artifact {
             }
             other => ArtifactError::Malformed(decode_problem(&other)),
         };
-        let (artifact, used): (Artifact, usize) = if version == 1 {
-            let (v1, used): (ArtifactV1, usize) = bincode::decode_from_slice(body, config()).map_err(decode_error)?;
-            let a = Artifact {
-                schema: v1.schema,
-                policy: v1.policy,
-                ensemble: Ensemble::Forest(v1.forest),
-                card: v1.card.into(),
-            };
-            (a, used)
-        } else {
-            bincode::decode_from_slice(body, config()).map_err(decode_error)?
-        };
+        let (Payload(artifact), used) =
+            bincode::decode_from_slice_with_context(body, config(), version).map_err(decode_error)?;
         if used != len {
             return Err(ArtifactError::TrailingBytes(len - used));
         }

@@ -5,8 +5,10 @@ use bincode::{Decode, Encode};
 use crate::forest::ModelKind;
 use crate::metrics::{Metrics, RocPoint};
 
+/// Decoded by hand (`artifact.rs`), field by field in this order, so that format versions 1 and 2
+/// share one decoder.
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Encode)]
 pub struct ModelCard {
     pub name: String,
     /// Version string shown as `model_version` on every surface.
@@ -33,7 +35,8 @@ pub struct ModelCard {
 }
 
 /// The settings a model was trained with: its kind's settings, the seed, the held-out share.
-#[derive(Clone, Debug, PartialEq, Encode, Decode)]
+/// (Format version 1 stored `ForestSettings` where `kind` is, without the kind's index.)
+#[derive(Clone, Debug, PartialEq, Encode)]
 pub struct TrainParams {
     pub kind: KindParams,
     pub seed: u64,
@@ -205,65 +208,6 @@ mod json {
             m.serialize_entry("nodes", &self.nodes)?;
             m.serialize_entry("fit_seconds", &self.fit_seconds)?;
             m.end()
-        }
-    }
-}
-
-/// The card as format version 1 stored it (random forests only), for reading old files.
-#[derive(Decode)]
-pub(crate) struct ModelCardV1 {
-    name: String,
-    version: String,
-    created_at: String,
-    trainer: String,
-    data_sha256: String,
-    rows_total: u64,
-    rows_train: u64,
-    rows_test: u64,
-    params: TrainParamsV1,
-    test_metrics: Option<Metrics>,
-    importances: Vec<f64>,
-    roc: Vec<RocPoint>,
-}
-
-#[derive(Decode)]
-struct TrainParamsV1 {
-    trees: u32,
-    max_depth: u32,
-    min_samples_leaf: u32,
-    min_samples_split: u32,
-    mtry: u32,
-    seed: u64,
-    test_fraction: f64,
-}
-
-impl From<ModelCardV1> for ModelCard {
-    fn from(c: ModelCardV1) -> ModelCard {
-        let p = c.params;
-        ModelCard {
-            name: c.name,
-            version: c.version,
-            created_at: c.created_at,
-            trainer: c.trainer,
-            data_sha256: c.data_sha256,
-            rows_total: c.rows_total,
-            rows_train: c.rows_train,
-            rows_test: c.rows_test,
-            params: TrainParams {
-                kind: KindParams::Forest(ForestSettings {
-                    trees: p.trees,
-                    max_depth: p.max_depth,
-                    min_samples_leaf: p.min_samples_leaf,
-                    min_samples_split: p.min_samples_split,
-                    mtry: p.mtry,
-                }),
-                seed: p.seed,
-                test_fraction: p.test_fraction,
-            },
-            test_metrics: c.test_metrics,
-            importances: c.importances,
-            roc: c.roc,
-            selection: Vec::new(),
         }
     }
 }

@@ -113,7 +113,7 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
     const r = await call(w.url, "/model_info", { method: "GET" });
     assert.equal(r.status, 200);
     const info = local.info();
-    assert.deepEqual(Object.keys(r.json), ["model_name", "model_version", "model_type", "features_expected", "metrics", "policy", "trained_at"]);
+    assert.deepEqual(Object.keys(r.json), ["model_name", "model_version", "model_type", "model_params", "model_selection", "features_expected", "metrics", "policy", "trained_at"]);
     assert.equal(r.json.model_name, info.name);
     assert.equal(r.json.model_version, local.modelVersion);
     assert.match(r.json.model_type, new RegExp(`${info.trees} trees`));

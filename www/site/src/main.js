@@ -497,8 +497,13 @@ function renderCard() {
   fp.className = "hash";
   addRow(t, "Training data (sha256)", fp, "data_sha256");
   addRow(t, "Rows", `${i.rows_total.toLocaleString("en")} (${i.rows_train.toLocaleString("en")} train, ${i.rows_test.toLocaleString("en")} held out)`);
-  const p = i.params;
-  addRow(t, "Forest", `${i.trees} trees, ${i.nodes.toLocaleString("en")} nodes; depth ≤ ${p.max_depth}, leaf ≥ ${p.min_samples_leaf}, mtry ${p.mtry}, seed ${p.seed}`);
+  // The settings come from the model card's one parameter list (whatever the model kind).
+  const settings = Object.entries(i.params).filter(([k]) => k !== "model_kind").map(([k, v]) => `${k} ${v}`).join(", ");
+  addRow(t, "Model", `${i.model_type} (${i.model_description}): ${i.trees} trees, ${i.nodes.toLocaleString("en")} nodes; ${settings}`, "model_type");
+  if (i.selection.length > 0) {
+    const best = i.selection.map((c) => `${c.model_kind} ${c.cv_auc_mean.toFixed(4)} ± ${c.cv_auc_sd.toFixed(4)} (${c.nodes.toLocaleString("en")} nodes)`).join("; ");
+    addRow(t, "Model selection", `${i.selection[0].folds}-fold cross-validation ROC-AUC on the training rows: ${best}`, "selection");
+  }
   addRow(t, "File", `format version ${i.format_version}, ${state.bytes.length.toLocaleString("en")} bytes`);
   about.append(t);
   about.append(h3("Risk policy"));

@@ -218,7 +218,9 @@ export function createWorker(wasmModule, modelBytes) {
       GET: () => ({
         model_name: info.name,
         model_version: info.version,
-        model_type: `RandomForest (probability forest, ${info.trees} trees)`,
+        model_type: `${info.model_type} (${info.model_description}, ${info.trees} trees)`,
+        model_params: info.params,
+        model_selection: info.selection,
         features_expected: schema.fields.map((f) => f.name),
         metrics: info.test_metrics,
         policy: info.policy,
