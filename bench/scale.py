@@ -26,13 +26,17 @@ and these commands are run back to back, each as its own process:
                   the baseline that d-f's peak RSS includes.
 
 scikit-learn runs in a separate process (this file with --sklearn-worker) so its peak RSS is its
-own: the process reads the CSV with pandas, drops customerID, ordinal-encodes the categorical
-columns as integer codes (sorted levels), turns TotalCharges' blanks into 0, and fits. 19
-features, like churn's. The worker reports its fit time (the .fit call only) and read time.
+own: the process reads the CSV with pandas (customerID not read; the 15 text columns parsed
+straight into pandas categories; SeniorCitizen, tenure, MonthlyCharges, TotalCharges as float64,
+TotalCharges' blank " " -> 0), ordinal-encodes the categories as integer codes of their sorted
+levels into one float64 matrix, and fits. 19 features, like churn's. The worker reports its fit time (the .fit call only) and read time.
 
 Measured per command: wall seconds and peak RSS (max resident set, KB) of the whole process, by
 `/usr/bin/time -f "%e %M"` when it exists, else from os.wait4's rusage (both are recorded when
-/usr/bin/time is used: wait4 on the time process gives the same peak, its child's). For churn,
+/usr/bin/time is used). Caveat of the wait4 fallback: Linux counts a forked child's memory
+before exec in its peak, so there it is at least this Python process's RSS (~15 MB; this process
+imports no numpy/pandas/sklearn for that reason); /usr/bin/time, a small C program, forks from
+itself and has no such floor. For churn,
 "fit s" is churn's own fit_seconds from its --json output (model selection, fit and the check of
 the exported model; CSV read/parse, encoding and writing are outside it); CHURN_TIMINGS=1 is set
 so churn's per-phase spans are kept in results.json. For scikit-learn "fit s" is the .fit call.
@@ -100,19 +104,23 @@ def worker(kind, path):
     t_import = time.perf_counter() - t0
 
     t = time.perf_counter()
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    y = (df.pop("Churn").str.strip() == "Yes").to_numpy(dtype=np.int64)
-    df = df.drop(columns=["customerID"])
-    cols = []
-    for c in df.columns:
-        s = df[c].str.strip()
-        num = pd.to_numeric(s.where(s != ""), errors="coerce")
-        if num[s != ""].notna().all():                # numeric column: blanks (TotalCharges) -> 0
-            cols.append(num.fillna(0.0).to_numpy(dtype=np.float64))
-        else:                                         # categorical: integer codes of sorted levels
-            cols.append(pd.Categorical(df[c]).codes.astype(np.float64))
-    X = np.column_stack(cols)
-    del df, cols
+    # The Telco columns, read lean: categoricals straight into pandas categories (not a Python
+    # string per cell), customerID not read at all, TotalCharges' blank " " as missing -> 0.
+    numeric = ["SeniorCitizen", "tenure", "MonthlyCharges", "TotalCharges"]
+    header = pd.read_csv(path, nrows=0).columns.tolist()
+    features = [c for c in header if c not in ("customerID", "Churn")]
+    dtypes = {c: (np.float64 if c in numeric else "category") for c in features}
+    dtypes["Churn"] = "category"
+    df = pd.read_csv(path, usecols=features + ["Churn"], dtype=dtypes, na_values={"TotalCharges": [" "]},
+                     keep_default_na=False)
+    y = (df.pop("Churn") == "Yes").to_numpy(dtype=np.int64)
+    X = np.empty((len(df), len(features)), dtype=np.float64)
+    for j, c in enumerate(features):
+        if c in numeric:
+            X[:, j] = df[c].fillna(0.0).to_numpy()
+        else:  # integer codes of the sorted levels
+            X[:, j] = df[c].cat.reorder_categories(sorted(df[c].cat.categories)).cat.codes.to_numpy()
+    del df
     read_s = time.perf_counter() - t
 
     model = {
@@ -189,7 +197,8 @@ def measure(cmd, timeout, env=None):
                     r["time_note"] = " ".join(lines[:-1])
                 # GNU time exits with the child's status (or 128+signal when it was killed).
             except (OSError, ValueError, IndexError) as ex:
-                r["time_note"] = f"could not read {TIME} output ({ex}); wait4 values used"
+                why = "killed at the timeout" if timed_out.is_set() else f"could not read its output ({ex})"
+                r["time_note"] = f"{TIME} {why}; wait4 values used"
         r["exit"] = p.returncode
         return r, stdout, stderr
 
@@ -224,8 +233,11 @@ def churn_run(churn, key, path, timeout):
         os.remove(model)
     cmd = [churn, "train", "--data", path, "--out", model, *CHURN_COMMON, *CHURN_FLAGS[key]]
     env = dict(os.environ, CHURN_TIMINGS="1")
+    binary = sha256(churn)  # per command: the binary may be rebuilt while the benchmark runs
     r, stdout, stderr = measure(cmd, timeout, env)
-    row = {"command": shlex.join(cmd), "env": "CHURN_TIMINGS=1", **r}
+    row = {"command": shlex.join(cmd), "env": "CHURN_TIMINGS=1", "churn_sha256": binary, **r}
+    if binary != sha256(churn):
+        row["warning"] = f"{churn} changed while this command ran"
     spans, other = {}, []
     for line in stderr.splitlines():
         parts = line.split()
@@ -289,13 +301,14 @@ def settings_of(key, row):
         p = dict(row["params"])
         for k in ("seed", "test_fraction"):
             p.pop(k, None)
-        flags += "; chose " + ", ".join(f"{k}={v}" for k, v in p.items())
+        kind = p.pop("model_kind", "?")
+        flags += f"; chose {kind}: " + ", ".join(f"{k}={v}" for k, v in p.items())
         flags += f"; {row.get('selection_candidates', 0)} candidates scored"
     return flags
 
 
 def fmt(v, nd=2):
-    return "" if v is None else f"{v:.{nd}f}"
+    return "-" if v is None else f"{v:.{nd}f}"
 
 
 def table(rows, runs):
@@ -332,6 +345,10 @@ def table(rows, runs):
                      f"fit {b['fit_s'] / f['fit_s']:.2f}, RSS {b['max_rss_kb'] / f['max_rss_kb']:.2f}")
     notes = sorted({n for r in by.values() for n in (r.get("notes") or []) if "detected id column" not in n})
     extra += [f"churn note: {n}" for n in notes]
+    shas = sorted({r["churn_sha256"][:12] for r in by.values() if r.get("churn_sha256")})
+    if len(shas) > 1:
+        extra.append(f"WARNING: churn binary changed between commands (sha256 {', '.join(shas)})")
+    extra += [f"WARNING ({r['tool_key']}): {r['warning']}" for r in by.values() if r.get("warning")]
     if extra:
         lines += [""] + [f"- {e}" for e in extra]
     return "\n".join(lines)
@@ -364,12 +381,14 @@ def main():
     started = time.time()
     load0 = loadavg()
     print(f"scale: load average at start {load0}, {os.cpu_count()} cores", file=sys.stderr, flush=True)
-    import numpy, pandas, sklearn  # versions for the record (the worker processes import their own)
+    # Versions for the record, without importing them: this process stays small, since a forked
+    # child's rusage peak (the os.wait4 fallback) counts the parent's memory until exec.
+    from importlib.metadata import version
     meta = {
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "loadavg_start": load0, "cpus": os.cpu_count(), "platform": platform.platform(),
-        "python": platform.python_version(), "sklearn": sklearn.__version__, "pandas": pandas.__version__,
-        "numpy": numpy.__version__, "churn": churn, "churn_sha256": sha256(churn),
+        "python": platform.python_version(), "sklearn": version("scikit-learn"), "pandas": version("pandas"),
+        "numpy": version("numpy"), "churn": churn, "churn_sha256": sha256(churn),
         "churn_mtime": datetime.datetime.fromtimestamp(os.path.getmtime(churn), datetime.timezone.utc)
         .isoformat(timespec="seconds"),
         "argv": sys.argv[1:], "rss_method": "/usr/bin/time" if os.access(TIME, os.X_OK) else "os.wait4",

@@ -6,8 +6,9 @@
 # and settings.
 #
 # Output: one markdown table per size on stdout, and build/scale/results.json.
-# The default run takes roughly 10-20 minutes on 2 cores (most of it: churn's auto model
-# selection at 10^5 rows, scikit-learn GradientBoosting at 10^5 rows, and the 10^6-row fits).
+# The default run took about 4 minutes on 2 (busy) cores: mostly churn's auto model selection at
+# 10^5 rows (~50 s) and the two 10^6-row random forests (~1 min each); scikit-learn
+# GradientBoosting at 10^6 rows (--gb-max 1000000) adds about 3 minutes.
 #
 # Installs scikit-learn and pandas (pinned) into build/bench-venv the first time (~1 min, PyPI);
 # the venv is the one bench/quality.sh and bench/train.sh use (same pins).

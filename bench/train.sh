@@ -7,7 +7,7 @@
 # The target is a ratio: churn train <= 0.5 x scikit-learn's fit. It is measured as a ratio,
 # rounds alternating between the two, because this shared 2-vCPU machine's speed drifts by
 # 1.5-2x over the day (churn train's median went from 0.22 s to 0.43 s within an hour), so
-# absolute seconds alone mean little. DESIGN.md's 0.53 s for scikit-learn was not reproduced
+# absolute seconds alone mean little. An earlier design note's 0.53 s for scikit-learn was not reproduced
 # here: it took 0.95-1.7 s in every run, whatever the input encoding.
 #
 # Installs scikit-learn (pinned) into build/bench-venv the first time (~1 min, PyPI).

@@ -50,4 +50,4 @@ fi
 
 echo "== 3. export $name@production → $export"
 "$churn" models get "$name@production" --out "$export" --registry "$registry"
-echo "retrain: done. Rebuild/deploy the Worker to serve it (see README, Cloudflare Worker)."
+echo "retrain: done. Rebuild/deploy the Worker to serve it (see docs/WORKER.md)."

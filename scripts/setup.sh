@@ -17,7 +17,7 @@ fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
   step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes)"
-  # No --locked: its lockfile pins a webpki-roots release the registry here lacks (TOOLCHAIN.md).
+  # No --locked: its lockfile pins a webpki-roots release the registry here lacks (docs/TOOLCHAIN.md).
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 

@@ -675,15 +675,6 @@ impl CompiledForest {
         self.finish(self.sum_over(0..self.roots.len(), x, self.link.start()))
     }
 
-    /// The margin (log-odds) of a boosted model, before the sigmoid; a forest's mean output.
-    pub fn margin(&self, x: &[f64]) -> f64 {
-        let sum = self.sum_over(0..self.roots.len(), x, self.link.start());
-        match self.link {
-            Link::Mean => self.finish(sum),
-            Link::Logistic { .. } => sum,
-        }
-    }
-
     /// Probabilities for `rows` feature vectors laid out row after row. Trees are the outer loop
     /// (cache-friendly); each row's sum still adds tree outputs in tree order, so every value is
     /// bit-identical to [`CompiledForest::probability`].

@@ -64,7 +64,7 @@ extern "C" {
     fn factor(field: &JsValue, value: &JsValue, contribution: f64) -> JsValue;
     /// `[codes: Uint32Array, values: Array]`: each distinct value once, and every element's index.
     fn distinct(values: &Array) -> Array;
-    /// `o[k] = v` (the views below are built key by key, in the order the README documents).
+    /// `o[k] = v` (the views below are built key by key, in the order docs/ARCHITECTURE.md documents).
     fn put(o: &Object, k: &str, v: &JsValue);
     #[wasm_bindgen(js_name = put)]
     fn put_number(o: &Object, k: &str, v: f64);

@@ -137,8 +137,6 @@ pub struct BoostFit {
     trees: Vec<Tree>,
     /// Margins of the training rows after every kept tree (base + Σ outputs in tree order).
     pub train_margins: Vec<f64>,
-    /// Validation margins at the best round (empty without validation rows).
-    pub valid_margins: Vec<f64>,
     /// Total split gain per feature.
     pub gains: Vec<f64>,
 }
@@ -205,8 +203,8 @@ struct Split {
     bin: usize,
 }
 
-/// Fits on rows `train` (indices into `b` and `y`); with `valid` rows, keeps the round with the
-/// lowest validation log loss and stops `patience` rounds after it. `on_round(k)` is called
+/// Fits on rows `train` (indices into `b` and `y`); with `valid` rows (early stopping), keeps
+/// the round with the lowest log loss on them and stops `patience` rounds after it. `on_round(k)` is called
 /// after each round.
 pub fn fit(
     b: &Binned,
@@ -229,7 +227,6 @@ pub fn fit(
     let nf = b.n_features;
     let mut margins = vec![base; n];
     let mut vmargins = vec![base; valid.len()];
-    let mut best_vmargins = vmargins.clone();
     let mut best_loss = log_loss(valid, y, &vmargins);
     let mut best_round = 0usize;
     let mut trees: Vec<Tree> = Vec::new();
@@ -266,7 +263,6 @@ pub fn fit(
             if loss < best_loss - 1e-12 {
                 best_loss = loss;
                 best_round = round + 1;
-                best_vmargins.copy_from_slice(&vmargins);
             } else if round + 1 - best_round >= p.patience {
                 break;
             }
@@ -292,7 +288,7 @@ pub fn fit(
     if total > 0.0 {
         gains.iter_mut().for_each(|g| *g /= total);
     }
-    Ok(BoostFit { base, trees, train_margins: margins, valid_margins: best_vmargins, gains })
+    Ok(BoostFit { base, trees, train_margins: margins, gains })
 }
 
 /// Mean log loss of `margins` for rows `rows` (0 for no rows).
@@ -539,11 +535,7 @@ mod tests {
         assert!(fit.n_trees() >= 5 && fit.n_trees() <= 60, "{}", fit.n_trees());
         let model = fit.export(&b).unwrap();
         check_export(&model, &x, &fit, &train).unwrap();
-        // Validation margins as the core computes them.
         let c = model.compile().unwrap();
-        for (i, &r) in valid.iter().enumerate() {
-            assert_eq!(c.margin(&x[r * 4..r * 4 + 4]).to_bits(), fit.valid_margins[i].to_bits());
-        }
         // It found the signal: the held-out AUC is high.
         let p: Vec<f64> = valid.iter().map(|&r| c.probability(&x[r * 4..r * 4 + 4])).collect();
         let yv: Vec<bool> = valid.iter().map(|&r| y[r]).collect();

@@ -114,6 +114,18 @@ pub fn record_train(a: &TrainArgs, artifact: &Artifact, bytes: &[u8], written: b
         },
         register_as: a.register.clone(),
         seconds,
+        selection: (!card.selection.is_empty()).then(|| {
+            Json::Array(
+                card.selection
+                    .iter()
+                    .map(|c| {
+                        let mut v = serde_json::to_value(c).expect("the leaderboard serializes");
+                        v["chosen"] = json!(c.params == card.params.kind);
+                        v
+                    })
+                    .collect(),
+            )
+        }),
     };
     let mut imp: Vec<(&str, f64)> = s.fields.iter().map(|f| f.name.as_str()).zip(card.importances.iter().copied()).collect();
     imp.sort_by(|x, y| y.1.total_cmp(&x.1));
@@ -168,6 +180,22 @@ fn log_to_mlflow(
     }
     for (f, v) in importances {
         metrics.push((format!("importance.{}", mlflow_key(f)), *v));
+    }
+    // Model selection: the chosen candidate's cross-validation figures, and each candidate's
+    // mean (the whole leaderboard is in run.json).
+    if let Some(Json::Array(board)) = &r.selection {
+        for (i, c) in board.iter().enumerate() {
+            if let Some(m) = c["cv_auc_mean"].as_f64() {
+                metrics.push((format!("selection.{i}.cv_auc_mean"), m));
+            }
+            if c["chosen"] == true {
+                for k in ["cv_auc_mean", "cv_auc_sd"] {
+                    if let Some(x) = c[k].as_f64() {
+                        metrics.push((k.into(), x));
+                    }
+                }
+            }
+        }
     }
     // MLflow refuses parameter values over 6000 characters (e.g. a very wide feature list).
     for (_, v) in params.iter_mut() {

@@ -296,10 +296,38 @@ fn fit(a: &TrainArgs, x: &[f64], nf: usize, y: &[bool], threads: usize, spans: &
         l2: None,
     };
     let mut specs = select::candidates(&fixed, nf, a.seed);
-    let search = specs.len() > 1 || matches!(specs[0], Spec::Boost { fixed_trees: false, .. });
+    let mut search = specs.len() > 1 || matches!(specs[0], Spec::Boost { fixed_trees: false, .. });
+    let mut notes = Vec::new();
+    // Too few rows of a class for k-fold cross-validation (a tiny file): no search; the first
+    // forest setting (or boosting with a fixed number of trees) is used, and a note says so.
+    let k = select::fold_count(y.len());
+    let positives = y.iter().filter(|&&b| b).count();
+    if search && (positives < k || y.len() - positives < k) {
+        let fallback = match specs.iter().find(|s| matches!(s, Spec::Forest(_))) {
+            Some(f) => f.clone(),
+            None => match specs.remove(0) {
+                Spec::Boost { params, .. } => Spec::Boost {
+                    params: boost::BoostParams { max_trees: a.trees.map_or(100, |t| t as usize), ..params },
+                    fixed_trees: true,
+                },
+                forest => forest,
+            },
+        };
+        notes.push(format!(
+            "model selection skipped: {k}-fold cross-validation needs at least {k} churners and {k} others \
+             among the training rows (have {positives} and {}); training a {} ({})",
+            y.len() - positives,
+            select::kind_params(&fallback).kind().name(),
+            select::kind_params(&fallback).summary()
+        ));
+        if !a.json {
+            eprintln!("note: {}", notes.last().expect("just pushed"));
+        }
+        specs = vec![fallback];
+        search = false;
+    }
     let binned = fixed.boost.then(|| Binned::new(x, nf));
     spans.mark("bin");
-    let mut notes = Vec::new();
     let (chosen, selection) = if search {
         let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
         bar.set_style(

@@ -1,7 +1,7 @@
 //! The local model registry: a plain folder (default `./registry`) that records every training
 //! run and the numbered versions of named models, with aliases such as `production`.
 //!
-//! Layout (format 1; documented in README "Registry and MLflow"):
+//! Layout (format 1; documented in docs/CLI.md, "Registry and MLflow"):
 //! ```text
 //! REGISTRY                        marker: "churn-registry 1"
 //! .lock                           flock'ed by every writer (the kernel drops it if the writer dies)
@@ -65,6 +65,10 @@ pub struct RunRecord {
     /// The model name given with `--register` (the version points back at this run).
     pub register_as: Option<String>,
     pub seconds: f64,
+    /// Model selection's leaderboard (the model card's), best mean ROC-AUC first; absent in
+    /// records of earlier releases and when the flags fixed the settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Json>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]

@@ -1,7 +1,7 @@
 //! Training: smartcore probability forests on all cores, converted to the core's flat forest
 //! and checked against smartcore's own predictions before anything is written.
 //!
-//! Why `RandomForestRegressor` on 0/1 labels (see DESIGN.md): MSE on 0/1 targets is the Gini
+//! Why `RandomForestRegressor` on 0/1 labels (see docs/TRAINING.md): MSE on 0/1 targets is the Gini
 //! criterion, every leaf holds its in-bag churn rate (a real probability, not a vote), and its
 //! split search has no defect on tied values, unlike smartcore 0.7's classifier.
 //!

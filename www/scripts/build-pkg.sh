@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package into www/pkg/: the core compiled to wasm32, bound with wasm-bindgen
 # (--target web: browsers, Workers via initSync({module}), Node via pkg/node.js), shrunk with
-# binaryen's wasm-opt from npm (Debian's binaryen 108 produces broken output, see TOOLCHAIN.md);
+# binaryen's wasm-opt from npm (Debian's binaryen 108 produces broken output, see docs/TOOLCHAIN.md);
 # the JS glue is minified with vite's minifier (names kept). Size goal (issue 3): .wasm + JS
 # (glue and snippets) ≤ 60 KB gzip; the last line says where it stands.
 set -euo pipefail

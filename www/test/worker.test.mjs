@@ -377,7 +377,7 @@ describe("Worker whose model file is broken: internal errors are 500 with a requ
 
 // Uploads without Content-Length are counted while they are read. Run on workerd directly
 // (Miniflare): `wrangler dev`'s own proxy sometimes resets or answers 503 "Your worker restarted
-// mid-request" when a Worker answers before reading a chunked upload to the end (see README).
+// mid-request" when a Worker answers before reading a chunked upload to the end (see docs/WORKER.md).
 describe("Worker on workerd via Miniflare (no wrangler dev proxy): streamed oversized bodies", () => {
   let w;
   before(async () => {

@@ -21,7 +21,7 @@
 // at the mean rate: its p99 is mostly the share of time the server was paused (GC, the scheduler),
 // not what 99 % of the answered requests took. worker/bench/stalls.mjs measures those pauses.
 // Batch bodies: the golden cases as read from CSV (every cell a string, numbers too) and the same
-// customers with the numeric fields as JSON numbers (as in the README's curl example and as a
+// customers with the numeric fields as JSON numbers (as in docs/WORKER.md's curl example and as a
 // client with a typed model sends them).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";

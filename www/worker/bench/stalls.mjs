@@ -8,7 +8,7 @@
 //
 //   cd www && npm run build && node worker/bench/stalls.mjs           # CONNS=1,16 DURATION=10
 //
-// `perf record -g -p <workerd pid>` during such a run shows what fills the pauses (see README).
+// `perf record -g -p <workerd pid>` during such a run shows what fills the pauses (see docs/WORKER.md; figures in bench/RESULTS.md).
 import net from "node:net";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
