@@ -8,9 +8,7 @@
 use std::sync::OnceLock;
 
 use inference_wasm::artifact::HEADER_LEN;
-use inference_wasm::{
-    Artifact, Column, FieldKind, InputError, Missing, Model, Unknown, Value,
-};
+use inference_wasm::{Artifact, Column, FieldKind, InputError, Missing, Model, Unknown, Value};
 
 /// The golden model (30 trees on the Telco columns): what the record target scores with.
 pub const GOLDEN: &[u8] = include_bytes!("../../tests/fixtures/golden.bin");
@@ -121,12 +119,9 @@ pub fn models() -> &'static [Model; 3] {
             let mut a = golden.clone();
             for f in &mut a.schema.fields {
                 match &mut f.kind {
-                    FieldKind::Numeric(n) => {
-                        n.missing = if strict { Missing::Error } else { Missing::Replace(n.min) }
-                    }
+                    FieldKind::Numeric(n) => n.missing = if strict { Missing::Error } else { Missing::Replace(n.min) },
                     FieldKind::Categorical(c) => {
-                        c.unknown =
-                            if strict { Unknown::Error } else { Unknown::AsLevel(c.levels.len() as u32 - 1) }
+                        c.unknown = if strict { Unknown::Error } else { Unknown::AsLevel(c.levels.len() as u32 - 1) }
                     }
                 }
             }
@@ -260,9 +255,8 @@ fn check_columnar<'a>(model: &Model, get: impl Fn(usize, &str) -> Value<'a>, exp
             _ => return,
         }
     }
-    let columns: Vec<Column<'_>> = (0..nf)
-        .map(|i| if kinds[i] { Column::Texts(&texts[i]) } else { Column::Numbers(&numbers[i]) })
-        .collect();
+    let columns: Vec<Column<'_>> =
+        (0..nf).map(|i| if kinds[i] { Column::Texts(&texts[i]) } else { Column::Numbers(&numbers[i]) }).collect();
     let mut out = [0.0];
     let failures = model.probabilities_columnar(&columns, &mut out).expect("one column per field, one row each");
     match expect {

@@ -53,9 +53,8 @@ fn bench(c: &mut Criterion) {
     });
     // What wasm's probabilities(columns) does: encode columns (numbers, texts), then score.
     let fields = &model.schema().fields;
-    let numbers: Vec<Vec<f64>> = (0..fields.len())
-        .map(|i| records.iter().map(|r| r[i].trim().parse().unwrap_or(f64::NAN)).collect())
-        .collect();
+    let numbers: Vec<Vec<f64>> =
+        (0..fields.len()).map(|i| records.iter().map(|r| r[i].trim().parse().unwrap_or(f64::NAN)).collect()).collect();
     let texts: Vec<Vec<&str>> = (0..fields.len()).map(|i| records.iter().map(|r| r[i].as_str()).collect()).collect();
     let columns: Vec<Column> = fields
         .iter()
@@ -71,9 +70,7 @@ fn bench(c: &mut Criterion) {
     });
     let matrix: Vec<f64> = rows.concat();
     let mut out = vec![0.0; n];
-    g.bench_function("probabilities, batch", |b| {
-        b.iter(|| model.forest().probabilities(black_box(&matrix), &mut out))
-    });
+    g.bench_function("probabilities, batch", |b| b.iter(|| model.forest().probabilities(black_box(&matrix), &mut out)));
     g.finish();
 }
 

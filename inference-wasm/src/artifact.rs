@@ -16,8 +16,8 @@
 use bincode::{Decode, Encode};
 
 use crate::card::{Candidate, ForestSettings, KindParams, ModelCard, TrainParams};
-use crate::metrics::{Metrics, RocPoint};
 use crate::forest::{Ensemble, Forest};
+use crate::metrics::{Metrics, RocPoint};
 use crate::policy::RiskPolicy;
 use crate::schema::{FieldKind, Missing, Schema, Unknown};
 
@@ -165,8 +165,8 @@ pub fn frame(payload: &[u8]) -> Vec<u8> {
 impl Artifact {
     /// Serializes with header and checksum.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let payload = bincode::encode_to_vec(self, bincode::config::standard())
-            .expect("encoding into a Vec cannot fail");
+        let payload =
+            bincode::encode_to_vec(self, bincode::config::standard()).expect("encoding into a Vec cannot fail");
         frame(&payload)
     }
 
@@ -239,11 +239,7 @@ impl Artifact {
             return bad("schema has no fields".into());
         }
         if fields.len() != self.ensemble.n_features() as usize {
-            return bad(format!(
-                "schema has {} fields, the trees expect {}",
-                fields.len(),
-                self.ensemble.n_features()
-            ));
+            return bad(format!("schema has {} fields, the trees expect {}", fields.len(), self.ensemble.n_features()));
         }
         if self.ensemble.kind() != self.card.params.kind.kind() {
             return bad(format!(

@@ -194,9 +194,8 @@ impl Forest {
     pub fn build(n_features: u32, trees: &[Vec<BuildNode>]) -> Result<Forest, ForestError> {
         let (mut value_num, mut value_den) = (Vec::new(), Vec::new());
         let l = lay_out(n_features, trees, |t, id, value| {
-            let (num, den) = as_ratio(value).ok_or_else(|| {
-                invalid(format!("tree {t} node {id}: value {value} is not a ratio of counts"))
-            })?;
+            let (num, den) = as_ratio(value)
+                .ok_or_else(|| invalid(format!("tree {t} node {id}: value {value} is not a ratio of counts")))?;
             value_num.push(num);
             value_den.push(den);
             Ok(())
@@ -319,11 +318,7 @@ fn compile_parts(p: Parts<'_>, values: Vec<f64>, link: Link) -> Result<CompiledF
         return Err(invalid(format!("{n} nodes (at most {MAX_NODES})")));
     }
     if nf == 0 || p.thresholds.len() != nf {
-        return Err(invalid(format!(
-            "{} threshold tables for {} features",
-            p.thresholds.len(),
-            nf
-        )));
+        return Err(invalid(format!("{} threshold tables for {} features", p.thresholds.len(), nf)));
     }
     let total: u64 = p.tree_sizes.iter().map(|&s| s as u64).sum();
     if total != n as u64 || values.len() != n {
@@ -366,9 +361,9 @@ fn compile_parts(p: Parts<'_>, values: Vec<f64>, link: Link) -> Result<CompiledF
                 return Err(invalid(format!("node {i} splits on feature {feature} of {nf}")));
             }
             let th = p.split_threshold[split] as usize;
-            let threshold = *p.thresholds[feature].get(th).ok_or_else(|| {
-                invalid(format!("node {i}: threshold index {th} out of range"))
-            })?;
+            let threshold = *p.thresholds[feature]
+                .get(th)
+                .ok_or_else(|| invalid(format!("node {i}: threshold index {th} out of range")))?;
             let right = i as u64 + p.right_offset[split] as u64;
             if p.right_offset[split] < 2 || right >= (start + size) as u64 {
                 return Err(invalid(format!("node {i}: right child outside tree {t}")));
@@ -415,9 +410,8 @@ fn lay_out(
     for tree in trees {
         for node in tree {
             if let BuildNode::Split { feature, threshold, .. } = *node {
-                let t = tables
-                    .get_mut(feature as usize)
-                    .ok_or_else(|| invalid(format!("split on feature {feature}")))?;
+                let t =
+                    tables.get_mut(feature as usize).ok_or_else(|| invalid(format!("split on feature {feature}")))?;
                 if !threshold.is_finite() {
                     return Err(invalid(format!("threshold {threshold} is not finite")));
                 }
@@ -448,8 +442,7 @@ fn lay_out(
             if here - start > tree.len() {
                 return Err(invalid(format!("tree {t} is not a tree (a node is reached twice)")));
             }
-            let node =
-                tree.get(id).ok_or_else(|| invalid(format!("tree {t}: no node {id}")))?;
+            let node = tree.get(id).ok_or_else(|| invalid(format!("tree {t}: no node {id}")))?;
             let v = match *node {
                 BuildNode::Leaf { value } => {
                     f.split_feature.push(0);
@@ -457,9 +450,8 @@ fn lay_out(
                 }
                 BuildNode::Split { feature, threshold, value, left, right } => {
                     let table = &tables[feature as usize];
-                    let idx = table
-                        .binary_search_by(|v| v.total_cmp(&threshold))
-                        .map_err(|_| invalid("threshold table"))?;
+                    let idx =
+                        table.binary_search_by(|v| v.total_cmp(&threshold)).map_err(|_| invalid("threshold table"))?;
                     f.split_feature.push(feature as u16 + 1);
                     f.split_threshold.push(idx as u32);
                     // Holds the split's own position until the right child is placed.
@@ -775,7 +767,8 @@ impl CompiledForest {
             }
             Link::Logistic { .. } => {
                 let d = sum - self.base_margin;
-                let scale = if d != 0.0 { (p - self.base_value) / d } else { self.base_value * (1.0 - self.base_value) };
+                let scale =
+                    if d != 0.0 { (p - self.base_value) / d } else { self.base_value * (1.0 - self.base_value) };
                 out.iter_mut().for_each(|c| *c *= scale);
             }
         }
@@ -874,11 +867,8 @@ pub fn as_ratio(x: f64) -> Option<(u32, u32)> {
     // x = mant / 2^shift exactly.
     let bits = x.to_bits();
     let exp = ((bits >> 52) & 0x7ff) as i64;
-    let (mant, e) = if exp == 0 {
-        (bits & ((1 << 52) - 1), -1074i64)
-    } else {
-        ((bits & ((1 << 52) - 1)) | (1 << 52), exp - 1075)
-    };
+    let (mant, e) =
+        if exp == 0 { (bits & ((1 << 52) - 1), -1074i64) } else { ((bits & ((1 << 52) - 1)) | (1 << 52), exp - 1075) };
     let shift = -e;
     if !(0..=126).contains(&shift) {
         return None;
@@ -968,8 +958,7 @@ mod tests {
 
     #[test]
     fn mean_sums_in_tree_order_and_batches_agree() {
-        let f = Forest::build(2, &[small_tree(), small_tree(), vec![BuildNode::Leaf { value: 0.1 }]])
-            .unwrap();
+        let f = Forest::build(2, &[small_tree(), small_tree(), vec![BuildNode::Leaf { value: 0.1 }]]).unwrap();
         let c = f.compile().unwrap();
         // (0.75 + 0.75 + 0.1) / 3
         assert_eq!(c.probability(&[0.0, 3.0]), (0.75 + 0.75 + 0.1) / 3.0);

@@ -22,7 +22,9 @@ pub mod wasm;
 
 pub use artifact::{Artifact, ArtifactError, FORMAT_VERSION, OLDEST_FORMAT_VERSION};
 pub use card::{BoostSettings, Candidate, ForestSettings, KindParams, ModelCard, Param, TrainParams};
-pub use forest::{sigmoid, Boosted, BuildNode, CompiledForest, Ensemble, Forest, ForestError, Link, ModelKind, NodeView};
+pub use forest::{
+    sigmoid, Boosted, BuildNode, CompiledForest, Ensemble, Forest, ForestError, Link, ModelKind, NodeView,
+};
 pub use metrics::{Metrics, RocPoint};
 pub use policy::{Decision, Risk, RiskPolicy};
 pub use schema::{CategoricalField, Field, FieldKind, Missing, NumericField, Schema, Target, Unknown};
@@ -107,11 +109,7 @@ impl Model {
 
     /// Encodes one record into `out` (length [`Model::n_features`]). `get(i, name)` returns
     /// the record's value for field `i`. Every field is checked; all problems are reported.
-    pub fn encode<'a>(
-        &self,
-        get: impl FnMut(usize, &str) -> Value<'a>,
-        out: &mut [f64],
-    ) -> Result<(), InputError> {
+    pub fn encode<'a>(&self, get: impl FnMut(usize, &str) -> Value<'a>, out: &mut [f64]) -> Result<(), InputError> {
         self.encoders.encode(&self.artifact.schema, get, out)
     }
 
@@ -121,10 +119,7 @@ impl Model {
     }
 
     /// Encodes and scores one record: the raw probability.
-    pub fn probability_of<'a>(
-        &self,
-        get: impl FnMut(usize, &str) -> Value<'a>,
-    ) -> Result<f64, InputError> {
+    pub fn probability_of<'a>(&self, get: impl FnMut(usize, &str) -> Value<'a>) -> Result<f64, InputError> {
         let mut x = vec![0.0; self.n_features()];
         self.encode(get, &mut x)?;
         Ok(self.forest.probability(&x))

@@ -69,11 +69,7 @@ impl Metrics {
         let n = p.len() as u64;
         let precision = ratio(tp, tp + fp);
         let recall = ratio(tp, tp + fn_);
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
         Metrics {
             rows: n,
             roc_auc: roc_auc(p, y),

@@ -62,9 +62,7 @@ impl Decision {
 }
 
 /// Exact powers of ten (all representable in f64), so rounding never depends on a libm `pow`.
-const POW10: [f64; 16] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
+const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 impl RiskPolicy {
     /// Checks the rules make sense: 0 ≤ medium ≤ high ≤ 1, 0 ≤ threshold ≤ 1, decimals ≤ 15.

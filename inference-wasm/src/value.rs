@@ -60,8 +60,7 @@ impl FieldError {
             }
             Problem::NotAString(got) => format!("expected a string, got {got}"),
             Problem::MissingValue => {
-                "missing value (blank or null), and this field has no rule for missing values"
-                    .to_string()
+                "missing value (blank or null), and this field has no rule for missing values".to_string()
             }
         }
     }

@@ -191,7 +191,6 @@ fn kind_of(v: &JsValue) -> &'static str {
     }
 }
 
-
 /// A plain JS object for the JSON-like views (`schema`, `info`, `evaluate`), filled key by key.
 /// The shapes are the JSON the CLI prints for the same types (serde's field names and order).
 struct View(Object);
@@ -221,8 +220,7 @@ impl View {
         Ok(self.number(k, v as f64))
     }
     fn metrics(self, m: &Metrics) -> Result<View, JsError> {
-        self
-            .count("rows", m.rows)?
+        self.count("rows", m.rows)?
             .number("roc_auc", m.roc_auc)
             .number("pr_auc", m.pr_auc)
             .number("accuracy", m.accuracy)
@@ -518,10 +516,8 @@ impl ChurnModel {
             .iter()
             .map(|o| match o {
                 Owned::Cells { values, codes } => {
-                    let distinct: Vec<Value> = values
-                        .iter()
-                        .map(|c| if let Cell::Absent = c { Value::Null } else { c.value() })
-                        .collect();
+                    let distinct: Vec<Value> =
+                        values.iter().map(|c| if let Cell::Absent = c { Value::Null } else { c.value() }).collect();
                     codes.iter().map(|&k| distinct[k as usize]).collect()
                 }
                 Owned::Numbers(_) => Vec::new(),
@@ -536,9 +532,7 @@ impl ChurnModel {
             })
             .collect();
         let mut out = vec![0.0; rows.unwrap_or(0)];
-        self.model
-            .probabilities_columnar(&cols, &mut out)
-            .map_err(|m| self.error(&m, &Array::new()))?;
+        self.model.probabilities_columnar(&cols, &mut out).map_err(|m| self.error(&m, &Array::new()))?;
         Ok(Float64Array::from(&out[..]))
     }
 
@@ -553,7 +547,13 @@ impl ChurnModel {
             Some(t) if t >= 0.0 && (t.fract() == 0.0 || t == f64::INFINITY) => t.min(u32::MAX as f64) as usize,
             // (No float in the message: formatting one would pull ~20 KB of code into the wasm.)
             Some(t) => {
-                let got = if t.is_nan() { "NaN" } else if t < 0.0 { "a negative number" } else { "a fraction" };
+                let got = if t.is_nan() {
+                    "NaN"
+                } else if t < 0.0 {
+                    "a negative number"
+                } else {
+                    "a fraction"
+                };
                 return Err(JsError::new(&format!("explain: top must be a whole number >= 0, got {got}")).into());
             }
         };

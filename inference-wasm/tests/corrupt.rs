@@ -388,8 +388,9 @@ fn absurd_lengths_are_refused_without_allocating_them() {
             let err = worst.load(&with_length(at, len, claim)).unwrap_err();
             let msg = err.to_string();
             assert!(
-                msg == format!("malformed payload: a length in the file needs more than the {BUDGET}-byte decoding budget")
-                    || msg.starts_with("malformed payload: a length of ") && msg.ends_with(" does not fit in memory"),
+                msg == format!(
+                    "malformed payload: a length in the file needs more than the {BUDGET}-byte decoding budget"
+                ) || msg.starts_with("malformed payload: a length of ") && msg.ends_with(" does not fit in memory"),
                 "{name} = {claim}: {msg}"
             );
         }

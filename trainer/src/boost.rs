@@ -321,17 +321,29 @@ fn grow(
     let nf = b.n_features;
     let (g, h) = (grad.iter().sum::<f64>(), hess.iter().sum::<f64>());
     let mut nodes = vec![TNode { split: None, left: 0, right: 0, value: 0.0, rows: order.len() }];
-    let mut root = Open { node: 0, start: 0, end: order.len(), depth: 0, g, h, hist: vec![Cell::default(); nf * MAX_BINS], best: None };
+    let mut root = Open {
+        node: 0,
+        start: 0,
+        end: order.len(),
+        depth: 0,
+        g,
+        h,
+        hist: vec![Cell::default(); nf * MAX_BINS],
+        best: None,
+    };
     histogram(b, train, grad, hess, &order[..], &mut root.hist);
     root.best = best_split(b, &root, p);
     let mut open = vec![root];
     let mut leaves = 1;
     while leaves < p.max_leaves {
         // The open leaf with the largest gain (the first of equals).
-        let Some(k) = (0..open.len())
-            .filter(|&k| open[k].best.is_some())
-            .reduce(|a, c| if open[c].best.unwrap().gain > open[a].best.unwrap().gain { c } else { a })
-        else {
+        let Some(k) = (0..open.len()).filter(|&k| open[k].best.is_some()).reduce(|a, c| {
+            if open[c].best.unwrap().gain > open[a].best.unwrap().gain {
+                c
+            } else {
+                a
+            }
+        }) else {
             break;
         };
         let parent = open.swap_remove(k);
@@ -358,7 +370,8 @@ fn grow(
         nodes[parent.node].right = r;
         nodes.push(TNode { split: None, left: 0, right: 0, value: 0.0, rows: mid - parent.start });
         nodes.push(TNode { split: None, left: 0, right: 0, value: 0.0, rows: parent.end - mid });
-        let sums = |range: &[u32]| range.iter().fold((0.0, 0.0), |(a, c), &i| (a + grad[i as usize], c + hess[i as usize]));
+        let sums =
+            |range: &[u32]| range.iter().fold((0.0, 0.0), |(a, c), &i| (a + grad[i as usize], c + hess[i as usize]));
         let (gl, hl) = sums(&order[parent.start..mid]);
         let (gr, hr) = sums(&order[mid..parent.end]);
         // The smaller child's histogram from its rows, the larger one's by subtraction.
@@ -491,7 +504,15 @@ mod tests {
     }
 
     fn params() -> BoostParams {
-        BoostParams { max_trees: 60, learning_rate: 0.2, max_leaves: 8, max_depth: 6, min_samples_leaf: 5, l2: 1.0, patience: 10 }
+        BoostParams {
+            max_trees: 60,
+            learning_rate: 0.2,
+            max_leaves: 8,
+            max_depth: 6,
+            min_samples_leaf: 5,
+            l2: 1.0,
+            patience: 10,
+        }
     }
 
     #[test]

@@ -10,11 +10,10 @@ use serde_json::{json, Value as Json};
 use crate::cli::{ModelsCommand, PromoteArgs, RegistryCommand, RollbackArgs, RunsCommand, TrainArgs, UnknownArg};
 use crate::mlflow::{LoggedRun, Tracking};
 use crate::output::write_atomic;
-use crate::scoring::metrics_on;
 use crate::registry::{
-    new_run_id, sha256_hex, shell_join, MlflowLink, NewRun, Registry, RunData, RunModel, RunRecord,
-    VersionRecord,
+    new_run_id, sha256_hex, shell_join, MlflowLink, NewRun, Registry, RunData, RunModel, RunRecord, VersionRecord,
 };
+use crate::scoring::metrics_on;
 use crate::GateFailed;
 
 /// What `churn train` recorded: shown in its summary and JSON.
@@ -65,7 +64,13 @@ pub fn check_train_flags(a: &TrainArgs) -> Result<()> {
 
 /// Records a finished `churn train` in the registry (and MLflow, if configured). Called after
 /// the model file was written (or refused by `--min-auc`: `written` false).
-pub fn record_train(a: &TrainArgs, artifact: &Artifact, bytes: &[u8], written: bool, seconds: f64) -> Result<Option<Recorded>> {
+pub fn record_train(
+    a: &TrainArgs,
+    artifact: &Artifact,
+    bytes: &[u8],
+    written: bool,
+    seconds: f64,
+) -> Result<Option<Recorded>> {
     if a.no_registry {
         return Ok(None);
     }
@@ -84,7 +89,10 @@ pub fn record_train(a: &TrainArgs, artifact: &Artifact, bytes: &[u8], written: b
     put("high", p.high.to_string());
     put("medium", p.medium.to_string());
     put("decimals", p.decimals.to_string());
-    put("unknown_category", if a.unknown_category == UnknownArg::MostFrequent { "most-frequent" } else { "error" }.into());
+    put(
+        "unknown_category",
+        if a.unknown_category == UnknownArg::MostFrequent { "most-frequent" } else { "error" }.into(),
+    );
     put("target", format!("{}={}", s.target.column, s.target.positive));
     put("id_column", s.id_column.clone().unwrap_or_default());
     put("features", s.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(","));
@@ -127,16 +135,16 @@ pub fn record_train(a: &TrainArgs, artifact: &Artifact, bytes: &[u8], written: b
             )
         }),
     };
-    let mut imp: Vec<(&str, f64)> = s.fields.iter().map(|f| f.name.as_str()).zip(card.importances.iter().copied()).collect();
+    let mut imp: Vec<(&str, f64)> =
+        s.fields.iter().map(|f| f.name.as_str()).zip(card.importances.iter().copied()).collect();
     imp.sort_by(|x, y| y.1.total_cmp(&x.1));
     let mut csv = String::from("field,importance\n");
     for (f, v) in &imp {
         csv.push_str(&format!("{f},{v}\n"));
     }
     let new = NewRun { record, artifact: bytes, importances_csv: csv };
-    let version = reg
-        .commit_run(&new)
-        .with_context(|| format!("recording the run in registry {}", a.registry.display()))?;
+    let version =
+        reg.commit_run(&new).with_context(|| format!("recording the run in registry {}", a.registry.display()))?;
     let mut rec = Recorded {
         registry: a.registry.display().to_string(),
         run_id: new.record.id.clone(),
@@ -167,10 +175,8 @@ fn log_to_mlflow(
     params.push(("data_sha256".into(), r.data.sha256.clone()));
     params.push(("rows_train".into(), r.data.rows_train.to_string()));
     params.push(("rows_test".into(), r.data.rows_test.to_string()));
-    let mut metrics: Vec<(String, f64)> = vec![
-        ("model_bytes".into(), r.model.bytes as f64),
-        ("train_seconds".into(), r.seconds),
-    ];
+    let mut metrics: Vec<(String, f64)> =
+        vec![("model_bytes".into(), r.model.bytes as f64), ("train_seconds".into(), r.seconds)];
     if let Some(m) = &r.metrics {
         for k in ["roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss"] {
             if let Some(x) = m[k].as_f64() {
@@ -231,7 +237,8 @@ fn log_to_mlflow(
     };
     reg.save_mlflow_link(&r.id, None, &link)?;
     if let Some((name, v)) = version {
-        let tags = vec![("churn.local_version".to_string(), v.to_string()), ("churn.local_run_id".to_string(), r.id.clone())];
+        let tags =
+            vec![("churn.local_version".to_string(), v.to_string()), ("churn.local_run_id".to_string(), r.id.clone())];
         let mv = t.register_version(name, &logged, &tags)?;
         link.model_version = Some(mv);
         reg.save_mlflow_link(&r.id, Some((name, *v)), &link)?;
@@ -293,7 +300,10 @@ pub fn runs(cmd: RunsCommand) -> Result<()> {
                 println!("no runs in {}", dir.registry.display());
                 return Ok(());
             }
-            println!("{:<30}{:<22}{:<12}{:<9}{:<10}{:<18}data", "run", "created (UTC)", "status", "roc_auc", "sha256", "registered");
+            println!(
+                "{:<30}{:<22}{:<12}{:<9}{:<10}{:<18}data",
+                "run", "created (UTC)", "status", "roc_auc", "sha256", "registered"
+            );
             for r in &runs {
                 let registered = regs.get(&r.id).map_or("-".into(), |(n, v)| format!("{n} v{v}"));
                 println!(
@@ -331,21 +341,48 @@ pub fn runs(cmd: RunsCommand) -> Result<()> {
             row("status", r.status.clone());
             row("command", r.command.clone());
             row("in folder", r.cwd.clone());
-            row("data", format!("{} ({} rows: {} train, {} held out)", r.data.path, r.data.rows_total, r.data.rows_train, r.data.rows_test));
+            row(
+                "data",
+                format!(
+                    "{} ({} rows: {} train, {} held out)",
+                    r.data.path, r.data.rows_total, r.data.rows_train, r.data.rows_test
+                ),
+            );
             row("data sha256", r.data.sha256.clone());
-            row("model", format!("{} {} ({} bytes, sha256 {})", r.model.name, r.model.version, r.model.bytes, &r.model.sha256[..12]));
+            row(
+                "model",
+                format!(
+                    "{} {} ({} bytes, sha256 {})",
+                    r.model.name,
+                    r.model.version,
+                    r.model.bytes,
+                    &r.model.sha256[..12]
+                ),
+            );
             row("written to", r.model.out.clone());
             row("model file", reg.run_artifact(&r.id).display().to_string());
             row("registered", registered.map_or("no".into(), |(n, v)| format!("{n} version {v}")));
             if let Some(m) = &mlflow {
                 row("mlflow", format!("run {} in experiment {} at {}", m.run_id, m.experiment_id, m.tracking_uri));
             }
-            row("params", r.params.iter().filter(|(k, _)| *k != "features").map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
+            row(
+                "params",
+                r.params
+                    .iter()
+                    .filter(|(k, _)| *k != "features")
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
             if let Some(m) = &r.metrics {
                 let keys = ["roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss"];
-                row("metrics", keys.iter().map(|k| format!("{k}={}", fmt_auc(m[*k].as_f64()))).collect::<Vec<_>>().join(" "));
+                row(
+                    "metrics",
+                    keys.iter().map(|k| format!("{k}={}", fmt_auc(m[*k].as_f64()))).collect::<Vec<_>>().join(" "),
+                );
             }
-            let csv = std::fs::read_to_string(reg.run_artifact(&r.id).with_file_name("importances.csv")).unwrap_or_default();
+            let csv =
+                std::fs::read_to_string(reg.run_artifact(&r.id).with_file_name("importances.csv")).unwrap_or_default();
             let top: Vec<String> = csv
                 .lines()
                 .skip(1)
@@ -509,7 +546,11 @@ pub fn promote(a: PromoteArgs) -> Result<()> {
         let x = cand_auc()?;
         let pass = x >= min;
         gates.push(GateLine {
-            text: format!("min-auc: version {} ROC-AUC {x:.4} on {on} {} {min}", a.version, if pass { "≥" } else { "<" }),
+            text: format!(
+                "min-auc: version {} ROC-AUC {x:.4} on {on} {} {min}",
+                a.version,
+                if pass { "≥" } else { "<" }
+            ),
             pass,
             json: json!({"gate": "min-auc", "candidate_auc": x, "min_auc": min, "on": on, "pass": pass}),
         });
@@ -550,7 +591,9 @@ pub fn promote(a: PromoteArgs) -> Result<()> {
                                 champ.test_fraction
                             );
                         }
-                        champ.roc_auc.with_context(|| format!("version {h} has no held-out metrics: pass --data FILE.csv"))?
+                        champ
+                            .roc_auc
+                            .with_context(|| format!("version {h} has no held-out metrics: pass --data FILE.csv"))?
                     }
                 };
                 let x = cand_auc()?;
@@ -643,7 +686,9 @@ pub fn rollback(a: RollbackArgs) -> Result<()> {
     drop(lock);
     let mlflow = tracking.as_ref().map(|t| mlflow_alias(t, &reg, &a.name, &a.alias, to));
     if a.json {
-        let m = mlflow.as_ref().map(|r| r.as_ref().map_or_else(|e| json!({"error": format!("{e:#}")}), |v| json!({"model_version": v})));
+        let m = mlflow
+            .as_ref()
+            .map(|r| r.as_ref().map_or_else(|e| json!({"error": format!("{e:#}")}), |v| json!({"model_version": v})));
         println!("{}", json!({"name": a.name, "alias": a.alias, "from": from, "to": to, "mlflow": m}));
     } else {
         println!("{}@{}: version {from} → {to} (rolled back)", a.name, a.alias);
@@ -679,7 +724,12 @@ pub fn registry(cmd: RegistryCommand) -> Result<()> {
                 }
             }
             if !rep.problems.is_empty() {
-                bail!("registry {} has {} problem(s): {}", dir.registry.display(), rep.problems.len(), rep.problems.join("; "));
+                bail!(
+                    "registry {} has {} problem(s): {}",
+                    dir.registry.display(),
+                    rep.problems.len(),
+                    rep.problems.join("; ")
+                );
             }
             Ok(())
         }

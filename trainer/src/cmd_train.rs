@@ -85,8 +85,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
 
     // Encode every row with the core's encoders: training sees exactly what scoring will see.
-    let columns: Vec<Vec<Option<&str>>> =
-        schema.fields.iter().map(|f| table.column(&f.name)).collect::<Result<_>>()?;
+    let columns: Vec<Vec<Option<&str>>> = schema.fields.iter().map(|f| table.column(&f.name)).collect::<Result<_>>()?;
     // Blocks of rows on all threads; the first error in row order is the one reported.
     let encoders = Encoders::new(&schema);
     let per_block = n.div_ceil(sel.threads.max(1)).max(1);
@@ -169,13 +168,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let (nodes, leaves, depth) = model.forest().shape();
     let seconds = started.elapsed().as_secs_f64();
     // The run goes to the registry (and MLflow) whether or not the gate passed: nothing is lost.
-    let recorded = crate::cmd_registry::record_train(&a, &artifact, &bytes, gate.is_none(), seconds).with_context(|| {
-        if gate.is_none() {
-            format!("the model file {} was written", a.out.display())
-        } else {
-            "no model file written".into()
-        }
-    })?;
+    let recorded =
+        crate::cmd_registry::record_train(&a, &artifact, &bytes, gate.is_none(), seconds).with_context(|| {
+            if gate.is_none() {
+                format!("the model file {} was written", a.out.display())
+            } else {
+                "no model file written".into()
+            }
+        })?;
     if a.json {
         let out = json!({
             "model": a.out,
@@ -236,7 +236,10 @@ fn print_summary(
     println!("{:<22}{} total, {} train, {} held out", "rows", c.rows_total, c.rows_train, c.rows_test);
     println!("{:<22}{} ({}), seed {}", "model", art.ensemble.kind().name(), c.params.kind.summary(), c.params.seed);
     if !c.selection.is_empty() {
-        println!("{:<22}{}-fold cross-validation on the training rows, best mean ROC-AUC first:", "model selection", c.selection[0].folds);
+        println!(
+            "{:<22}{}-fold cross-validation on the training rows, best mean ROC-AUC first:",
+            "model selection", c.selection[0].folds
+        );
         for cand in &c.selection {
             println!(
                 "{:<22}{} {:<4} {:.4} ± {:.4}  {:>7} nodes  {:>6.2} s/fit  {}",
@@ -363,7 +366,9 @@ fn fit(a: &TrainArgs, x: &[f64], nf: usize, y: &[bool], threads: usize, spans: &
     spans.mark("model selection");
     let params = select::kind_params(&chosen);
     let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(params.trees() as u64) };
-    bar.set_style(ProgressStyle::with_template("training {bar:30} {pos}/{len} trees {elapsed_precise}").expect("static template"));
+    bar.set_style(
+        ProgressStyle::with_template("training {bar:30} {pos}/{len} trees {elapsed_precise}").expect("static template"),
+    );
     let (ensemble, importances) = match chosen {
         Spec::Forest(p) => {
             let p = ForestParams { verify_rows: a.verify_rows.map(|n| n as usize), ..p };

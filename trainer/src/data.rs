@@ -19,9 +19,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use inference_wasm::schema::parse_number;
-use inference_wasm::{
-    CategoricalField, Field, FieldKind, Missing, NumericField, Schema, Target, Unknown,
-};
+use inference_wasm::{CategoricalField, Field, FieldKind, Missing, NumericField, Schema, Target, Unknown};
 use polars::prelude::*;
 
 /// The raw table: column names and every cell as optional text (None = empty cell).
@@ -106,20 +104,17 @@ pub fn line_of(r: usize) -> usize {
 pub fn plan(table: &Table, sel: &Selection, split: impl FnOnce(&[bool]) -> Vec<bool>) -> Result<Plan> {
     let mut notes = Vec::new();
     let target = match sel.target {
-        Some(t) => table.find(t).with_context(|| {
-            format!("no column named {t:?} for --target; the columns are: {}", table.list())
-        })?,
-        None => table
-            .names
-            .iter()
-            .find(|n| n.eq_ignore_ascii_case("churn"))
-            .map(|s| s.as_str())
-            .with_context(|| {
+        Some(t) => table
+            .find(t)
+            .with_context(|| format!("no column named {t:?} for --target; the columns are: {}", table.list()))?,
+        None => {
+            table.names.iter().find(|n| n.eq_ignore_ascii_case("churn")).map(|s| s.as_str()).with_context(|| {
                 format!(
                     "no column named Churn; say which column is the target with --target (the columns are: {})",
                     table.list()
                 )
-            })?,
+            })?
+        }
     };
     let target_cells = table.column(target)?;
     let (positive, negative) = binary_labels(target, &target_cells, sel.positive)?;
@@ -177,11 +172,7 @@ pub fn plan(table: &Table, sel: &Selection, split: impl FnOnce(&[bool]) -> Vec<b
         fields.push(Field { name: name.clone(), kind: kind? });
     }
     Ok(Plan {
-        schema: Schema {
-            fields,
-            id_column: id,
-            target: Target { column: target.to_string(), positive, negative },
-        },
+        schema: Schema { fields, id_column: id, target: Target { column: target.to_string(), positive, negative } },
         labels,
         is_test,
         notes,
@@ -200,7 +191,9 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> 
         let f = &f;
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                s.spawn(move || items.iter().enumerate().skip(t).step_by(threads).map(|(i, x)| (i, f(x))).collect::<Vec<_>>())
+                s.spawn(move || {
+                    items.iter().enumerate().skip(t).step_by(threads).map(|(i, x)| (i, f(x))).collect::<Vec<_>>()
+                })
             })
             .collect();
         for h in handles {
@@ -238,7 +231,9 @@ fn binary_labels(target: &str, cells: &[Option<&str>], positive: Option<&str>) -
         Some(p) => values
             .iter()
             .find(|v| **v == p)
-            .with_context(|| format!("--positive {p:?} is not a value of {target} (values: {:?}, {:?})", values[0], values[1]))?
+            .with_context(|| {
+                format!("--positive {p:?} is not a value of {target} (values: {:?}, {:?})", values[0], values[1])
+            })?
             .to_string(),
         None => {
             const PAIRS: [(&str, &str); 4] = [("yes", "no"), ("1", "0"), ("true", "false"), ("1.0", "0.0")];

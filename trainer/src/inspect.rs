@@ -70,7 +70,10 @@ pub fn run(a: InspectArgs) -> Result<()> {
     );
     println!("model: {} ({}); {}", model.kind().name(), model.kind().describe(), c.params.kind.summary());
     if !c.selection.is_empty() {
-        println!("model selection ({}-fold cross-validation ROC-AUC on the training rows, best first):", c.selection[0].folds);
+        println!(
+            "model selection ({}-fold cross-validation ROC-AUC on the training rows, best first):",
+            c.selection[0].folds
+        );
         for cand in &c.selection {
             println!(
                 "  {} {:<4} {:.4} ± {:.4}  {:>7} nodes  {:>6.2} s/fit  {}",
@@ -84,7 +87,10 @@ pub fn run(a: InspectArgs) -> Result<()> {
             );
         }
     }
-    println!("data: sha256 {} ({} rows: {} train, {} held out)", c.data_sha256, c.rows_total, c.rows_train, c.rows_test);
+    println!(
+        "data: sha256 {} ({} rows: {} train, {} held out)",
+        c.data_sha256, c.rows_total, c.rows_train, c.rows_test
+    );
     let p = &art.policy;
     println!(
         "policy: Yes when p > {}; HIGH when p >= {}, MEDIUM when p >= {}, else LOW; {} decimals",
@@ -106,10 +112,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
                     Missing::Replace(v) => format!("blank -> {v}"),
                     Missing::Error => "blank is an error".to_string(),
                 };
-                println!(
-                    "  {:<18} numeric      range {} to {}, {missing}   importance {imp:.3}",
-                    f.name, n.min, n.max
-                )
+                println!("  {:<18} numeric      range {} to {}, {missing}   importance {imp:.3}", f.name, n.min, n.max)
             }
             FieldKind::Categorical(k) => println!(
                 "  {:<18} categorical  {} levels: {}   importance {imp:.3}",

@@ -265,7 +265,9 @@ impl Tracking {
         match self.try_call("POST", create, &[], Some(&json!({"name": name})))? {
             Ok(_) => {}
             Err((_, code, _)) if code == "RESOURCE_ALREADY_EXISTS" => {}
-            Err((status, code, message)) => bail!("MLflow at {} answered {status} to POST {create}: {code}: {message}", self.base),
+            Err((status, code, message)) => {
+                bail!("MLflow at {} answered {status} to POST {create}: {code}: {message}", self.base)
+            }
         }
         let v = self.call(
             "POST",

@@ -404,7 +404,8 @@ impl Registry {
         };
         let tmp = self.root.join("tmp").join(format!("mlflow-{}.json", std::process::id()));
         write_synced(&tmp, &to_json(link))?;
-        fs::rename(&tmp, dir.join("mlflow.json")).with_context(|| format!("writing {}", dir.join("mlflow.json").display()))?;
+        fs::rename(&tmp, dir.join("mlflow.json"))
+            .with_context(|| format!("writing {}", dir.join("mlflow.json").display()))?;
         fsync_dir(&dir)
     }
 
@@ -422,7 +423,8 @@ impl Registry {
 
     /// Every run, oldest first.
     pub fn runs(&self) -> Result<Vec<RunRecord>> {
-        let mut ids: Vec<String> = list_dir(&self.root.join("runs"))?.into_iter().filter(|n| !n.starts_with('.')).collect();
+        let mut ids: Vec<String> =
+            list_dir(&self.root.join("runs"))?.into_iter().filter(|n| !n.starts_with('.')).collect();
         ids.sort();
         ids.iter().map(|id| self.run(id)).collect()
     }
@@ -458,7 +460,11 @@ impl Registry {
             bail!(
                 "no model named {name:?} in {} (known: {})",
                 self.root.display(),
-                if known.is_empty() { "none; register one with `churn train --register NAME`".into() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none; register one with `churn train --register NAME`".into()
+                } else {
+                    known.join(", ")
+                }
             );
         }
         Ok(())
@@ -576,13 +582,22 @@ impl Registry {
             bail!("model {name:?} has no alias {alias:?} to roll back");
         };
         let Some(prev) = cur.history.pop() else {
-            bail!("alias {alias:?} of {name:?} has had no other version before {}: nothing to roll back to", cur.version);
+            bail!(
+                "alias {alias:?} of {name:?} has had no other version before {}: nothing to roll back to",
+                cur.version
+            );
         };
         let from = cur.version;
         let at = now_rfc3339();
         cur.version = prev;
         cur.set_at = at.clone();
-        all.log.push(AliasEvent { at, alias: alias.to_string(), action: "rollback".into(), from: Some(from), to: prev });
+        all.log.push(AliasEvent {
+            at,
+            alias: alias.to_string(),
+            action: "rollback".into(),
+            from: Some(from),
+            to: prev,
+        });
         self.write_aliases(name, &all)?;
         Ok((from, prev))
     }
@@ -642,7 +657,9 @@ impl Registry {
                             problem(&mut rep, format!("{name} version {v}: its run {} is missing", rec.run_id));
                         }
                     }
-                    Ok(rec) => problem(&mut rep, format!("{name} version {v}: version.json says {} {}", rec.name, rec.version)),
+                    Ok(rec) => {
+                        problem(&mut rep, format!("{name} version {v}: version.json says {} {}", rec.name, rec.version))
+                    }
                     Err(e) => problem(&mut rep, format!("{name} version {v}: {e:#}")),
                 }
             }

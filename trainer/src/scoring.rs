@@ -35,10 +35,7 @@ struct Layout {
 
 fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 20, f)))
+    Ok(csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(BufReader::with_capacity(1 << 20, f)))
 }
 
 fn layout(model: &Model, headers: &csv::StringRecord, path: &Path, need_target: bool) -> Result<Layout> {
@@ -60,11 +57,7 @@ fn layout(model: &Model, headers: &csv::StringRecord, path: &Path, need_target: 
     }
     let target = find(&schema.target.column);
     if need_target && target.is_none() {
-        bail!(
-            "{} has no target column {:?}: metrics need the known outcomes",
-            path.display(),
-            schema.target.column
-        );
+        bail!("{} has no target column {:?}: metrics need the known outcomes", path.display(), schema.target.column);
     }
     Ok(Layout { fields, id: schema.id_column.as_deref().and_then(find), target, width: headers.len() })
 }
@@ -95,13 +88,10 @@ fn encode(model: &Model, lay: &Layout, rec: &ByteRecord, x: &mut [f64]) -> Resul
         &mut owned
     };
     for (cell, &col) in cells.iter_mut().zip(&lay.fields) {
-        *cell = std::str::from_utf8(&rec[col]).map_err(|_| {
-            format!("line {}: column {} is not valid UTF-8", line(rec), col + 1)
-        })?;
+        *cell = std::str::from_utf8(&rec[col])
+            .map_err(|_| format!("line {}: column {} is not valid UTF-8", line(rec), col + 1))?;
     }
-    model
-        .encode(|i, _| Value::Text(cells[i]), x)
-        .map_err(|e| format!("line {}: {e}", line(rec)))
+    model.encode(|i, _| Value::Text(cells[i]), x).map_err(|e| format!("line {}: {e}", line(rec)))
 }
 
 /// Metrics of `model` on a CSV that has the target column (`churn evaluate`, the registry's
@@ -277,7 +267,9 @@ pub fn score(a: ScoreArgs) -> Result<()> {
                         let _ = tx_spare.try_send(rows);
                         scored
                     }
-                    Chunk::ReadError(e) => Scored { bytes: Vec::new(), errors: vec![format!("CSV error: {e}")], rows: 1 },
+                    Chunk::ReadError(e) => {
+                        Scored { bytes: Vec::new(), errors: vec![format!("CSV error: {e}")], rows: 1 }
+                    }
                 };
                 if tx_out.send((seq, scored)).is_err() {
                     return;

@@ -28,13 +28,19 @@ pub const MAX_CHOSEN_NODES: u64 = 125_000;
 pub enum Spec {
     Forest(ForestParams),
     /// Boosting settings; `fixed_trees` when the user gave `--trees` (no early stopping).
-    Boost { params: BoostParams, fixed_trees: bool },
+    Boost {
+        params: BoostParams,
+        fixed_trees: bool,
+    },
 }
 
 impl Spec {
     fn label(&self) -> String {
         match self {
-            Spec::Forest(p) => format!("rf trees={} max_depth={} min_samples_leaf={} mtry={}", p.trees, p.max_depth, p.min_samples_leaf, p.mtry),
+            Spec::Forest(p) => format!(
+                "rf trees={} max_depth={} min_samples_leaf={} mtry={}",
+                p.trees, p.max_depth, p.min_samples_leaf, p.mtry
+            ),
             Spec::Boost { params: p, .. } => format!(
                 "gbt learning_rate={} max_leaves={} max_depth={} min_samples_leaf={}",
                 p.learning_rate, p.max_leaves, p.max_depth, p.min_samples_leaf
@@ -128,9 +134,10 @@ impl Scored {
     /// The settings the final model is trained with (boosting: the trees the folds kept).
     pub fn final_spec(&self) -> Spec {
         match &self.spec {
-            Spec::Boost { params, fixed_trees } => {
-                Spec::Boost { params: BoostParams { max_trees: self.trees, ..params.clone() }, fixed_trees: *fixed_trees }
-            }
+            Spec::Boost { params, fixed_trees } => Spec::Boost {
+                params: BoostParams { max_trees: self.trees, ..params.clone() },
+                fixed_trees: *fixed_trees,
+            },
             s => s.clone(),
         }
     }
@@ -259,13 +266,15 @@ pub fn search(
             let (p, nodes, trees) = match spec {
                 Spec::Forest(fp) => {
                     let nf = data.n_features;
-                    let xt: Vec<f64> = train.iter().flat_map(|&r| data.x[r * nf..(r + 1) * nf].iter().copied()).collect();
+                    let xt: Vec<f64> =
+                        train.iter().flat_map(|&r| data.x[r * nf..(r + 1) * nf].iter().copied()).collect();
                     let yt: Vec<bool> = train.iter().map(|&r| data.y[r]).collect();
                     let fp = ForestParams { unchecked: true, seed: fp.seed ^ (j as u64 + 1), ..fp.clone() };
                     let trained = train::train(&xt, nf, &yt, &fp, 1, &|_| {}, &mut Spans::off())?;
                     let forest: &Forest = &trained.forest;
                     let c = forest.compile()?;
-                    let xv: Vec<f64> = valid.iter().flat_map(|&r| data.x[r * nf..(r + 1) * nf].iter().copied()).collect();
+                    let xv: Vec<f64> =
+                        valid.iter().flat_map(|&r| data.x[r * nf..(r + 1) * nf].iter().copied()).collect();
                     let mut p = vec![0.0; valid.len()];
                     c.probabilities(&xv, &mut p);
                     (p, c.shape().0, fp.trees)
@@ -277,7 +286,9 @@ pub fn search(
                     let (fit_rows, stop_rows): (Vec<usize>, Vec<usize>) = if *fixed_trees {
                         (train, Vec::new())
                     } else {
-                        train.iter().partition(|&&r| SplitMix64(seed ^ (r as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).next() % 10 != 0)
+                        train.iter().partition(|&&r| {
+                            SplitMix64(seed ^ (r as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).next() % 10 != 0
+                        })
                     };
                     let fit = boost::fit(b, data.y, &fit_rows, &stop_rows, params, &mut |_| {})?;
                     let c = fit.export(b)?.compile()?;
@@ -383,7 +394,11 @@ mod tests {
     fn fixed_flags_narrow_the_search() {
         let all = candidates(&Fixed { forest: true, boost: true, ..Fixed::default() }, 16, 42);
         assert_eq!(all.len(), 5);
-        let only = candidates(&Fixed { forest: true, max_depth: Some(5), min_samples_leaf: Some(3), mtry: Some(4), ..Fixed::default() }, 16, 42);
+        let only = candidates(
+            &Fixed { forest: true, max_depth: Some(5), min_samples_leaf: Some(3), mtry: Some(4), ..Fixed::default() },
+            16,
+            42,
+        );
         assert_eq!(only.len(), 1, "{only:?}");
         let boost = candidates(&Fixed { boost: true, trees: Some(50), ..Fixed::default() }, 16, 42);
         assert!(boost.iter().all(|s| matches!(s, Spec::Boost { params, fixed_trees: true } if params.max_trees == 50)));

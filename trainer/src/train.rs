@@ -17,13 +17,11 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use inference_wasm::{BuildNode, Forest};
 use serde::ser::{self, Serialize, Serializer};
-use smartcore::ensemble::random_forest_regressor::{
-    RandomForestRegressor, RandomForestRegressorParameters,
-};
+use smartcore::ensemble::random_forest_regressor::{RandomForestRegressor, RandomForestRegressorParameters};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-use crate::output::Spans;
 use crate::data::{par_map, SplitMix64};
+use crate::output::Spans;
 
 /// Trees per independently seeded chunk.
 pub const CHUNK_TREES: usize = 50;
@@ -94,7 +92,8 @@ pub fn train(
     // Two kinds of task: fitting a chunk (long), then reading it out and predicting the check
     // rows with it (short). Fits go first; the short tasks fill in as fits end, so the threads
     // finish close together instead of one waiting a whole fit for the other.
-    let queue = Mutex::new(Queue { next_fit: 0, fitting: 0, fitted: Vec::new(), results: (0..chunks).map(|_| None).collect() });
+    let queue =
+        Mutex::new(Queue { next_fit: 0, fitting: 0, fitted: Vec::new(), results: (0..chunks).map(|_| None).collect() });
     let fitted = Condvar::new();
     let done = AtomicUsize::new(0);
     let trees_in = |c: usize| CHUNK_TREES.min(p.trees - c * CHUNK_TREES);
@@ -546,7 +545,16 @@ mod tests {
     }
 
     fn params(trees: usize) -> ForestParams {
-        ForestParams { trees, max_depth: 5, min_samples_leaf: 3, min_samples_split: 6, mtry: 2, seed: 42, verify_rows: None, unchecked: false }
+        ForestParams {
+            trees,
+            max_depth: 5,
+            min_samples_leaf: 3,
+            min_samples_split: 6,
+            mtry: 2,
+            seed: 42,
+            verify_rows: None,
+            unchecked: false,
+        }
     }
 
     #[test]

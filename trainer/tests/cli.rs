@@ -43,10 +43,7 @@ fn train_inspect_evaluate_score_on_telco() {
     ok(&["score", "--model", &model, "--data", &data("telco_test.csv"), "--out", &scores, "--raw"]);
     let text = std::fs::read_to_string(&scores).unwrap();
     let mut lines = text.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        "customerID,churn_probability,churn_prediction,risk_level,churn_probability_raw"
-    );
+    assert_eq!(lines.next().unwrap(), "customerID,churn_probability,churn_prediction,risk_level,churn_probability_raw");
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 1409);
     for r in &rows {
@@ -54,7 +51,13 @@ fn train_inspect_evaluate_score_on_telco() {
         let shown: f64 = r[1].parse().unwrap();
         assert_eq!(shown, (raw * 1000.0).round() / 1000.0);
         assert_eq!(r[2], if raw > 0.5 { "Yes" } else { "No" });
-        let risk = if raw >= 0.7 { "HIGH" } else if raw >= 0.4 { "MEDIUM" } else { "LOW" };
+        let risk = if raw >= 0.7 {
+            "HIGH"
+        } else if raw >= 0.4 {
+            "MEDIUM"
+        } else {
+            "LOW"
+        };
         assert_eq!(r[3], risk);
     }
 }
@@ -70,7 +73,18 @@ fn golden_models_score_exactly_as_recorded() {
         ("format_v1.bin", "golden_expected.csv"),
         ("golden_gbt.bin", "golden_gbt_expected.csv"),
     ] {
-        let out = ok(&["score", "--model", &fixture(model), "--data", &fixture("golden_cases.csv"), "--out", "-", "--raw", "--explain", "3"]);
+        let out = ok(&[
+            "score",
+            "--model",
+            &fixture(model),
+            "--data",
+            &fixture("golden_cases.csv"),
+            "--out",
+            "-",
+            "--raw",
+            "--explain",
+            "3",
+        ]);
         let expected = std::fs::read_to_string(fixture(expected)).unwrap();
         assert!(out == expected, "{model} scores differently from the recorded file");
     }
@@ -89,10 +103,21 @@ fn golden_models_are_reproducible() {
     // Same flags as tests/make-golden.sh: training (model selection included) is deterministic,
     // whatever the thread count.
     let d = tmp();
-    let forest: &[&str] = &["--model", "rf", "--trees", "30", "--max-depth", "6", "--name", "golden", "--model-version", "golden-1"];
+    let forest: &[&str] =
+        &["--model", "rf", "--trees", "30", "--max-depth", "6", "--name", "golden", "--model-version", "golden-1"];
     let boosted: &[&str] = &[
-        "--model", "gbt", "--trees", "40", "--max-leaves", "8", "--learning-rate", "0.1", "--name", "golden-gbt",
-        "--model-version", "golden-gbt-1",
+        "--model",
+        "gbt",
+        "--trees",
+        "40",
+        "--max-leaves",
+        "8",
+        "--learning-rate",
+        "0.1",
+        "--name",
+        "golden-gbt",
+        "--model-version",
+        "golden-gbt-1",
     ];
     for (fixture_name, flags) in [("golden.bin", forest), ("golden_gbt.bin", boosted)] {
         for threads in ["1", "2"] {
@@ -144,10 +169,24 @@ fn other_churn_files_work_with_flags_only() {
     let file = write(&d, "bank.csv", &csv);
     let model = path(&d, "bank.bin");
     fails(&["train", "--data", &file, "--out", &model], 2, "no column named Churn");
-    let t = json(&ok(&["train", "--data", &file, "--out", &model, "--target", "Exited", "--drop", "RowNumber", "--trees", "20", "--json"]));
+    let t = json(&ok(&[
+        "train",
+        "--data",
+        &file,
+        "--out",
+        &model,
+        "--target",
+        "Exited",
+        "--drop",
+        "RowNumber",
+        "--trees",
+        "20",
+        "--json",
+    ]));
     assert_eq!(t["schema"]["target"]["positive"], "1");
     assert_eq!(t["schema"]["id_column"], serde_json::Value::Null); // numeric ids are not detected
-    let names: Vec<&str> = t["schema"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        t["schema"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Geography", "Age", "Balance", "IsActiveMember"]);
     assert!(t["card"]["test_metrics"]["roc_auc"].as_f64().unwrap() > 0.95);
     // Age drives the target: it gets most of the importance.
@@ -208,7 +247,11 @@ fn bad_scoring_input_is_explained() {
     lines[3] = lines[3].replace("Month-to-month", "Weekly").replace("One year", "Weekly").replace("Two year", "Weekly");
     let file = write(&d, "bad.csv", &(lines.join("\n") + "\n"));
     let out = path(&d, "s.csv");
-    let err = fails(&["score", "--model", &model, "--data", &file, "--out", &out], 2, "line 4: Contract: unknown category \"Weekly\"");
+    let err = fails(
+        &["score", "--model", &model, "--data", &file, "--out", &out],
+        2,
+        "line 4: Contract: unknown category \"Weekly\"",
+    );
     assert!(err.contains("--on-error skip"), "{err}");
     assert!(!Path::new(&out).exists(), "no partial output on failure");
     let skipped = churn(&["score", "--model", &model, "--data", &file, "--out", &out, "--on-error", "skip"]);
@@ -217,7 +260,11 @@ fn bad_scoring_input_is_explained() {
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 5);
 
     let missing_col = write(&d, "mc.csv", "customerID,tenure\nx,1\n");
-    fails(&["score", "--model", &model, "--data", &missing_col, "--out", &out], 2, "lacks column(s) the model needs: gender");
+    fails(
+        &["score", "--model", &model, "--data", &missing_col, "--out", &out],
+        2,
+        "lacks column(s) the model needs: gender",
+    );
 
     let bytes = std::fs::read(&model).unwrap();
     let truncated = path(&d, "t.bin");

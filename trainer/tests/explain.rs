@@ -92,10 +92,7 @@ fn telco_explanations_add_up_on_every_row_and_name_the_known_drivers() {
     // base_value is the forest's mean output on its training rows (each tree's on its
     // bootstrap sample): close to the mean score and to the churn rate (26.5 %).
     let cols: Vec<usize> = names.iter().map(|n| header.iter().position(|h| h == *n).unwrap()).collect();
-    let mean_p = rows
-        .iter()
-        .map(|row| model.probability_of(|i, _| Value::Text(&row[cols[i]])).unwrap())
-        .sum::<f64>()
+    let mean_p = rows.iter().map(|row| model.probability_of(|i, _| Value::Text(&row[cols[i]])).unwrap()).sum::<f64>()
         / rows.len() as f64;
     let base = model.forest().base_value();
     assert!((base - mean_p).abs() < 0.01, "base value {base} vs mean probability {mean_p}");

@@ -105,7 +105,21 @@ fn train_records_runs_and_versions() {
     let out = r.file("x.bin");
     ok(&["train", "--data", &csv, "--out", &out, "--trees", "5", "--registry", &r.path]);
     fails(
-        &["train", "--data", &csv, "--out", &r.file("y.bin"), "--trees", "5", "--registry", &r.path, "--register", "telco", "--min-auc", "0.99"],
+        &[
+            "train",
+            "--data",
+            &csv,
+            "--out",
+            &r.file("y.bin"),
+            "--trees",
+            "5",
+            "--registry",
+            &r.path,
+            "--register",
+            "telco",
+            "--min-auc",
+            "0.99",
+        ],
         3,
         "quality gate failed",
     );
@@ -137,21 +151,44 @@ fn promote_gate_rollback_and_get() {
 
     // --min-auc refuses v1 (exit 3, AUC shown), alias unset.
     let min = format!("{:.4}", (auc1 + auc2) / 2.0);
-    let msg = fails(&r.args(&["promote", "telco", "--version", "1", "--alias", "production", "--min-auc", &min]), 3, "quality gate failed");
+    let msg = fails(
+        &r.args(&["promote", "telco", "--version", "1", "--alias", "production", "--min-auc", &min]),
+        3,
+        "quality gate failed",
+    );
     assert!(msg.contains(&format!("{auc1:.4}")), "{msg}");
     fails(&r.args(&["models", "get", "telco@production", "--out", &r.file("p.bin")]), 2, "has no alias \"production\"");
     ok(&r.args(&["promote", "telco", "--version", "1", "--alias", "production"]));
-    ok(&r.args(&["promote", "telco", "--version", "2", "--alias", "production", "--must-beat", "production", "--min-auc", &min]));
+    ok(&r.args(&[
+        "promote",
+        "telco",
+        "--version",
+        "2",
+        "--alias",
+        "production",
+        "--must-beat",
+        "production",
+        "--min-auc",
+        &min,
+    ]));
     // Now v1 cannot beat v2 on the recorded held-out rows (same data, same split): both AUCs shown.
     ok(&r.args(&["promote", "telco", "--version", "1", "--alias", "staging"]));
-    let msg = fails(&r.args(&["promote", "telco", "--version", "1", "--alias", "production", "--must-beat", "production"]), 3, "does not beat");
+    let msg = fails(
+        &r.args(&["promote", "telco", "--version", "1", "--alias", "production", "--must-beat", "production"]),
+        3,
+        "does not beat",
+    );
     assert!(msg.contains(&format!("{auc1:.4}")) && msg.contains(&format!("{auc2:.4}")), "{msg}");
     // The same comparison on an evaluation file, with the AUCs `churn evaluate` reports.
     ok(&r.args(&["models", "get", "telco/1", "--out", &r.file("v1.bin")]));
     ok(&r.args(&["models", "get", "telco@production", "--out", &r.file("prod.bin")]));
-    let ev1 = json(&ok(&["evaluate", "--model", &r.file("v1.bin"), "--data", &test, "--json"]))["roc_auc"].as_f64().unwrap();
-    let ev2 = json(&ok(&["evaluate", "--model", &r.file("prod.bin"), "--data", &test, "--json"]))["roc_auc"].as_f64().unwrap();
-    let out = churn(&r.args(&["promote", "telco", "--version", "1", "--must-beat", "production", "--data", &test, "--json"]));
+    let ev1 =
+        json(&ok(&["evaluate", "--model", &r.file("v1.bin"), "--data", &test, "--json"]))["roc_auc"].as_f64().unwrap();
+    let ev2 = json(&ok(&["evaluate", "--model", &r.file("prod.bin"), "--data", &test, "--json"]))["roc_auc"]
+        .as_f64()
+        .unwrap();
+    let out =
+        churn(&r.args(&["promote", "telco", "--version", "1", "--must-beat", "production", "--data", &test, "--json"]));
     assert_eq!(out.status.code(), Some(3));
     let j = json(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(j["promoted"], false);
@@ -197,11 +234,23 @@ fn clear_errors() {
     fails(&r.args(&["promote", "telco", "--version", "1", "--alias", "latest"]), 2, "reserved");
     fails(&r.args(&["rollback", "telco", "--alias", "production"]), 2, "no alias \"production\"");
     fails(&r.args(&["runs", "show", "20990101-000000.000-00000000"]), 2, "no run 20990101-000000.000-00000000");
-    fails(&r.args(&["promote", "telco", "--version", "1", "--min-auc", "0.5", "--data", &r.file("none.csv")]), 2, "none.csv");
+    fails(
+        &r.args(&["promote", "telco", "--version", "1", "--min-auc", "0.5", "--data", &r.file("none.csv")]),
+        2,
+        "none.csv",
+    );
     let csv = data("telco_test.csv");
     let out = r.file("o.bin");
-    fails(&["train", "--data", &csv, "--out", &out, "--registry", &r.path, "--register", "a/b"], 2, "--register \"a/b\" is not allowed");
-    fails(&["train", "--data", &csv, "--out", &out, "--registry", &r.path, "--tracking-uri", "ftp://x"], 2, "expected an http:// URI");
+    fails(
+        &["train", "--data", &csv, "--out", &out, "--registry", &r.path, "--register", "a/b"],
+        2,
+        "--register \"a/b\" is not allowed",
+    );
+    fails(
+        &["train", "--data", &csv, "--out", &out, "--registry", &r.path, "--tracking-uri", "ftp://x"],
+        2,
+        "expected an http:// URI",
+    );
     // A folder with other files in it is not silently turned into a registry.
     let other = r.file("notes");
     std::fs::create_dir_all(&other).unwrap();
@@ -210,7 +259,21 @@ fn clear_errors() {
     assert!(!Path::new(&out).exists(), "flags are checked before the model is written");
     // An MLflow server that is down: clear message, exit 2, the local registry still written.
     let msg = fails(
-        &["train", "--data", &csv, "--out", &out, "--trees", "3", "--registry", &r.path, "--register", "telco", "--tracking-uri", "http://127.0.0.1:9"],
+        &[
+            "train",
+            "--data",
+            &csv,
+            "--out",
+            &out,
+            "--trees",
+            "3",
+            "--registry",
+            &r.path,
+            "--register",
+            "telco",
+            "--tracking-uri",
+            "http://127.0.0.1:9",
+        ],
         2,
         "cannot reach the MLflow tracking server at http://127.0.0.1:9",
     );
@@ -389,7 +452,20 @@ fn kill_9_at_random_points_never_breaks_the_registry() {
         let seed_s = (100 + t).to_string();
         let target = (1 + rng.below(n_before)).to_string();
         let args: Vec<&str> = match op {
-            0 | 3 => vec!["train", "--data", &csv, "--out", &out, "--trees", "3", "--json", "--seed", &seed_s, "--register", "telco"],
+            0 | 3 => vec![
+                "train",
+                "--data",
+                &csv,
+                "--out",
+                &out,
+                "--trees",
+                "3",
+                "--json",
+                "--seed",
+                &seed_s,
+                "--register",
+                "telco",
+            ],
             1 => vec!["promote", "telco", "--version", &target, "--alias", "production"],
             _ => vec!["rollback", "telco", "--alias", "production"],
         };
@@ -418,7 +494,11 @@ fn kill_9_at_random_points_never_breaks_the_registry() {
         if let Some(c) = survivor {
             // The other writer was not blocked by the killed one's lock and landed its version.
             let o = c.wait_with_output().unwrap();
-            assert!(o.status.success(), "trial {t}: the surviving train failed: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "trial {t}: the surviving train failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             let j = json(&String::from_utf8_lossy(&o.stdout));
             let v = j["registry"]["registered"]["version"].as_u64().unwrap();
             assert!(v > n_before, "trial {t}: survivor got version {v}, not a new one");
@@ -429,12 +509,18 @@ fn kill_9_at_random_points_never_breaks_the_registry() {
         // The registry opens, every version is complete and loads, aliases point at versions.
         let report = churn(&r.args(&["registry", "check", "--json"]));
         let rep = String::from_utf8_lossy(&report.stdout);
-        assert!(report.status.success(), "trial {t} (seed {seed}, {opname} killed at {reached}): {rep}{}", String::from_utf8_lossy(&report.stderr));
+        assert!(
+            report.status.success(),
+            "trial {t} (seed {seed}, {opname} killed at {reached}): {rep}{}",
+            String::from_utf8_lossy(&report.stderr)
+        );
         let after = json(&ok(&r.args(&["models", "show", "telco", "--json"])));
         let n_after = after["versions"].as_array().unwrap().len() as u64;
         let prod_after = after["aliases"]["production"]["version"].as_u64().unwrap();
         // All or nothing: at most the one new version; production is the old or the new holder.
-        let grown = n_after.checked_sub(n_before + survived).unwrap_or_else(|| panic!("trial {t}: versions went {n_before} → {n_after}"));
+        let grown = n_after
+            .checked_sub(n_before + survived)
+            .unwrap_or_else(|| panic!("trial {t}: versions went {n_before} → {n_after}"));
         assert!(grown == 0 || ((op == 0 || op == 3) && grown == 1), "trial {t}: {n_before} → {n_after} versions");
         assert!(prod_after <= n_after, "trial {t}: production → {prod_after} of {n_after}");
         if op == 0 || op == 3 {
