@@ -10,6 +10,12 @@ exec </dev/null
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 bash scripts/setup.sh
 
+echo "== format and lint: rustfmt, clippy -D warnings (native and wasm32); the JS: biome in npm test"
+cargo fmt --all -- --check
+(cd fuzz && cargo fmt --all -- --check)
+cargo clippy --release --workspace --all-targets -- -D warnings
+cargo clippy --release -p inference-wasm --target wasm32-unknown-unknown --lib --tests -- -D warnings
+
 echo "== native: unit, property and CLI tests (release build, one warm target/)"
 cargo test --release --workspace
 export CHURN_BUILT=1   # target/release/churn is now current (see scripts/test-mlflow.sh)

@@ -6,6 +6,7 @@
 //!   exact ratio of two counts.
 //! - [`Boosted`] (gradient-boosted trees): probability = sigmoid(base + sum of the trees'
 //!   outputs, added in tree order); node values are any finite f64.
+//!
 //! Both compile to one [`CompiledForest`]; only its [`Link`] tells them apart, and nothing
 //! outside this module branches on the kind to score or explain.
 //!

@@ -258,7 +258,7 @@ pub fn search(
         let t0 = Instant::now();
         let label = spec.label();
         let jobs: Vec<usize> = (0..k).collect();
-        let results = par_map(&jobs, threads, |&j| -> Result<(f64, usize, f64, usize)> {
+        let results = par_map(&jobs, threads, |&j| -> Result<Fold> {
             let fit_started = Instant::now();
             let train: Vec<usize> = (0..n).filter(|&r| folds[r] != j).collect();
             let valid: Vec<usize> = (0..n).filter(|&r| folds[r] == j).collect();
@@ -300,20 +300,28 @@ pub fn search(
             let auc = Metrics::compute(&p, &yv, 0.5).roc_auc;
             let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(d, total, &label);
-            Ok((auc, nodes, fit_started.elapsed().as_secs_f64(), trees))
+            Ok(Fold { auc, nodes: nodes as f64, seconds: fit_started.elapsed().as_secs_f64(), trees: trees as f64 })
         });
         let results = results.into_iter().collect::<Result<Vec<_>>>()?;
-        let m = |f: &dyn Fn(&(f64, usize, f64, usize)) -> f64| results.iter().map(f).sum::<f64>() / k as f64;
+        let mean = |f: fn(&Fold) -> f64| results.iter().map(f).sum::<f64>() / k as f64;
         scored.push(Scored {
             spec: spec.clone(),
-            aucs: results.iter().map(|r| r.0).collect(),
-            nodes: m(&|r| r.1 as f64),
-            fit_seconds: m(&|r| r.2),
-            trees: (m(&|r| r.3 as f64).round() as usize).max(1),
+            aucs: results.iter().map(|r| r.auc).collect(),
+            nodes: mean(|r| r.nodes),
+            fit_seconds: mean(|r| r.seconds),
+            trees: (mean(|r| r.trees).round() as usize).max(1),
         });
         last = t0.elapsed();
     }
     Ok((scored, skipped))
+}
+
+/// One fold's fit: held-out ROC-AUC, nodes, seconds, trees kept.
+struct Fold {
+    auc: f64,
+    nodes: f64,
+    seconds: f64,
+    trees: f64,
 }
 
 /// Index of the chosen candidate (see the module docs), and the leaderboard order (best mean

@@ -12,8 +12,23 @@ const pkg = new URL("../pkg/", import.meta.url);
 let models = process.argv.slice(2);
 if (models.length === 0) {
   const big = new URL("build/bench/rf300-depth10.bin", root).pathname;
-  execFileSync(new URL("target/release/churn", root).pathname, ["train", "--no-registry", "--data", new URL("data/telco_train.csv", root).pathname,
-    "--out", big, "--test-fraction", "0", "--trees", "300", "--max-depth", "10", "--min-samples-leaf", "1", "--json"]);
+  execFileSync(new URL("target/release/churn", root).pathname, [
+    "train",
+    "--no-registry",
+    "--data",
+    new URL("data/telco_train.csv", root).pathname,
+    "--out",
+    big,
+    "--test-fraction",
+    "0",
+    "--trees",
+    "300",
+    "--max-depth",
+    "10",
+    "--min-samples-leaf",
+    "1",
+    "--json",
+  ]);
   models = [new URL("www/worker/model.bin", root).pathname, big];
 }
 const wasmBytes = readFileSync(new URL("churn_bg.wasm", pkg));
@@ -60,9 +75,10 @@ for (const modelPath of models) {
   const explain = perRow((c) => model.explain(c, 5), typed);
   const cols = {};
   for (const f of model.schema().fields) {
-    cols[f.name] = f.kind === "numeric"
-      ? Float64Array.from(rows, (r) => (r[f.name].trim() === "" ? NaN : Number(r[f.name])))
-      : rows.map((r) => r[f.name]);
+    cols[f.name] =
+      f.kind === "numeric"
+        ? Float64Array.from(rows, (r) => (r[f.name].trim() === "" ? NaN : Number(r[f.name])))
+        : rows.map((r) => r[f.name]);
   }
   const batch = [];
   for (let rep = 0; rep < 15; rep++) {
@@ -73,9 +89,13 @@ for (const modelPath of models) {
   const info = model.info();
   console.log(`model: ${modelPath} (${modelBytes.length} B, ${info.trees} trees, ${info.nodes} nodes)`);
   console.log(`  instantiate + load: ${median(loads).toFixed(2)} ms (median of ${loads.length})`);
-  console.log(`  predict(obj), numbers as numbers: ${predictTyped.toFixed(2)} µs/row; all values strings: ${predictText.toFixed(2)} µs/row (medians of 15 × 10,000)`);
+  console.log(
+    `  predict(obj), numbers as numbers: ${predictTyped.toFixed(2)} µs/row; all values strings: ${predictText.toFixed(2)} µs/row (medians of 15 × 10,000)`,
+  );
   console.log(`  explain(obj, 5): ${explain.toFixed(2)} µs/row (${(explain / predictTyped).toFixed(2)}× predict)`);
-  console.log(`  probabilities(columns): ${Math.round(median(batch)).toLocaleString("en")} rows/s (median of ${batch.length} × ${rows.length} rows)`);
+  console.log(
+    `  probabilities(columns): ${Math.round(median(batch)).toLocaleString("en")} rows/s (median of ${batch.length} × ${rows.length} rows)`,
+  );
   model.free();
 }
 const raw = statSync(new URL("churn_bg.wasm", pkg)).size;

@@ -18,7 +18,10 @@ function foldSnippetImports(code) {
   const seen = new Map(); // snippet path -> first import name
   const alias = new Map(); // later import name -> first
   code = code.replace(/^import \* as (import\d+) from "(\.\/snippets\/[^"]+)";?\n/gm, (line, name, path) => {
-    if (!seen.has(path)) return seen.set(path, name), line;
+    if (!seen.has(path)) {
+      seen.set(path, name);
+      return line;
+    }
     alias.set(name, seen.get(path));
     return "";
   });

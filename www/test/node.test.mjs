@@ -47,9 +47,10 @@ test("numbers given as JS numbers score like the same numbers as strings", () =>
 test("columnar fast path equals row-by-row", () => {
   const cols = {};
   for (const f of model.schema().fields) {
-    cols[f.name] = f.kind === "numeric"
-      ? Float64Array.from(cases, (c) => (c[f.name].trim() === "" ? NaN : Number(c[f.name])))
-      : cases.map((c) => c[f.name]);
+    cols[f.name] =
+      f.kind === "numeric"
+        ? Float64Array.from(cases, (c) => (c[f.name].trim() === "" ? NaN : Number(c[f.name])))
+        : cases.map((c) => c[f.name]);
   }
   const p = model.probabilities(cols);
   assert.equal(p.length, cases.length);
@@ -73,7 +74,12 @@ test("columnar with plain arrays (strings, padding, holes, bad values) agrees wi
   let refused = 0;
   rows.forEach((r, i) => {
     let want;
-    try { want = model.probability(r); } catch { want = NaN; refused++; }
+    try {
+      want = model.probability(r);
+    } catch {
+      want = NaN;
+      refused++;
+    }
     assert.ok(Object.is(p[i], want), `row ${i}: ${p[i]} vs ${want}`);
   });
   assert.equal(refused, 3);
@@ -86,7 +92,9 @@ test("predictBatch gives per-row errors without throwing", () => {
   assert.equal(out[0].churn_prediction, expected[0].churn_prediction);
   assert.equal(out[1].row, 1);
   assert.match(out[1].error, /^row 1: Contract: unknown category "Weekly" \(expected one of: Month-to-month, One year, Two year\)$/);
-  assert.deepEqual(out[1].details, [{ field: "Contract", message: 'unknown category "Weekly" (expected one of: Month-to-month, One year, Two year)' }]);
+  assert.deepEqual(out[1].details, [
+    { field: "Contract", message: 'unknown category "Weekly" (expected one of: Month-to-month, One year, Two year)' },
+  ]);
   assert.equal(out[2].churn_probability, Number(expected[1].churn_probability));
   assert.throws(() => model.predictBatch("nope"), /expected an array of customers, got a string/);
 });
@@ -104,7 +112,12 @@ test("explain adds up and names the customer's values (each model kind)", () => 
   assert.equal(model.explain(cases[0]).top_factors.length, 5);
   assert.equal(model.explain(cases[0], 0).top_factors.length, 0);
   assert.equal(model.explain(cases[0], Infinity).top_factors.length, model.schema().fields.length);
-  for (const [bad, got] of [[-1, "a negative number"], [-Infinity, "a negative number"], [2.5, "a fraction"], [NaN, "NaN"]]) {
+  for (const [bad, got] of [
+    [-1, "a negative number"],
+    [-Infinity, "a negative number"],
+    [2.5, "a fraction"],
+    [NaN, "NaN"],
+  ]) {
     assert.throws(() => model.explain(cases[0], bad), { message: `explain: top must be a whole number >= 0, got ${got}` }, String(bad));
   }
 });
@@ -182,7 +195,10 @@ test("the same instance survives every class of bad input", () => {
     assert.fail("should throw");
   } catch (e) {
     assert.ok(e instanceof Error);
-    assert.deepEqual(e.details.map((d) => d.field), ["tenure", "Contract"]);
+    assert.deepEqual(
+      e.details.map((d) => d.field),
+      ["tenure", "Contract"],
+    );
   }
 });
 

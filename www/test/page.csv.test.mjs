@@ -19,9 +19,15 @@ const work = join(root, "build", "page-test", "csv");
 mkdirSync(work, { recursive: true });
 const model = new ChurnModel(readFileSync(modelPath));
 
-const [header, ...rows] = readFileSync(join(root, "data", "telco_test.csv"), "utf8").trimEnd().split("\n");
+const [header, ...rows] = readFileSync(join(root, "data", "telco_test.csv"), "utf8")
+  .trimEnd()
+  .split("\n");
 const cols = header.split(",");
-const set = (line, name, value) => { const f = line.split(","); f[cols.indexOf(name)] = value; return f.join(","); };
+const set = (line, name, value) => {
+  const f = line.split(",");
+  f[cols.indexOf(name)] = value;
+  return f.join(",");
+};
 const withId = (line, id) => id + line.slice(line.indexOf(","));
 const dropId = (line) => line.slice(line.indexOf(",") + 1);
 
@@ -30,12 +36,20 @@ function compare(name, text) {
   const file = join(work, name);
   writeFileSync(file, text);
   if (!existsSync(churn)) throw new Error(`${churn} is missing: cargo build --release -p trainer`);
-  const out = join(work, `${name}.out`), err = join(work, `${name}.err`);
+  const out = join(work, `${name}.out`),
+    err = join(work, `${name}.err`);
   execFileSync("bash", ["-c", `"$0" score --model "$1" --data "$2" --out "$3" --on-error skip 2>"$4"`, churn, modelPath, file, out, err]);
-  const cliErrors = readFileSync(err, "utf8").split("\n").filter((l) => l.startsWith("skipped: ")).map((l) => l.slice(`skipped: ${file}: `.length));
+  const cliErrors = readFileSync(err, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("skipped: "))
+    .map((l) => l.slice(`skipped: ${file}: `.length));
   const page = scoreCsv(model, text, name);
   assert.equal(page.csv, readFileSync(out, "utf8"), `${name}: scored CSV`);
-  assert.deepEqual(page.errors.map((e) => `line ${e.line}: ${e.message}`), cliErrors, `${name}: errors`);
+  assert.deepEqual(
+    page.errors.map((e) => `line ${e.line}: ${e.message}`),
+    cliErrors,
+    `${name}: errors`,
+  );
   return page;
 }
 
@@ -85,16 +99,30 @@ test("header only, an unterminated quote at the end", () => {
 test("the target column gives the core's metrics, the same as `churn evaluate`", () => {
   const text = [header, ...rows].join("\n") + "\n";
   const page = scoreCsv(model, text, "telco_test.csv");
-  const native = JSON.parse(execFileSync(churn, ["evaluate", "--model", modelPath, "--data", join(root, "data", "telco_test.csv"), "--json"], { encoding: "utf8" }));
+  const native = JSON.parse(
+    execFileSync(churn, ["evaluate", "--model", modelPath, "--data", join(root, "data", "telco_test.csv"), "--json"], { encoding: "utf8" }),
+  );
   for (const k of ["rows", "roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss"]) {
     assert.equal(formatFloat(page.metrics[k]), formatFloat(native[k]), k);
   }
-  assert.deepEqual([page.metrics.tp, page.metrics.fp, page.metrics.tn, page.metrics.fn],
-    [native.confusion.tp, native.confusion.fp, native.confusion.tn, native.confusion.fn]);
+  assert.deepEqual(
+    [page.metrics.tp, page.metrics.fp, page.metrics.tn, page.metrics.fn],
+    [native.confusion.tp, native.confusion.fp, native.confusion.tn, native.confusion.fn],
+  );
 });
 
 test("formatFloat writes f64 as Rust's {} does (no exponent notation)", () => {
-  const cases = [[0.038, "0.038"], [1, "1"], [0, "0"], [-0, "-0"], [1e-7, "0.0000001"], [1.5e-10, "0.00000000015"],
-    [1e21, "1000000000000000000000"], [1.25e22, "12500000000000000000000"], [-2.5e-8, "-0.000000025"], [0.1 + 0.2, "0.30000000000000004"]];
+  const cases = [
+    [0.038, "0.038"],
+    [1, "1"],
+    [0, "0"],
+    [-0, "-0"],
+    [1e-7, "0.0000001"],
+    [1.5e-10, "0.00000000015"],
+    [1e21, "1000000000000000000000"],
+    [1.25e22, "12500000000000000000000"],
+    [-2.5e-8, "-0.000000025"],
+    [0.1 + 0.2, "0.30000000000000004"],
+  ];
   for (const [x, want] of cases) assert.equal(formatFloat(x), want, String(x));
 });

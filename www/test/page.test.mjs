@@ -67,10 +67,14 @@ after(async () => {
 test("golden customers typed into the form show churn score's probability, risk and top factors", async () => {
   await page.setInputFiles("#model-file", join(fixtures, "golden.bin"));
   await page.waitForFunction(() => document.getElementById("result-version").textContent === "golden-1");
-  const schema = await page.evaluate(() => [...document.querySelectorAll("#fields input, #fields select")].map((e) => ({
-    name: e.dataset.field, id: e.id, select: e.tagName === "SELECT",
-    levels: e.tagName === "SELECT" ? [...e.options].map((o) => o.value) : null,
-  })));
+  const schema = await page.evaluate(() =>
+    [...document.querySelectorAll("#fields input, #fields select")].map((e) => ({
+      name: e.dataset.field,
+      id: e.id,
+      select: e.tagName === "SELECT",
+      levels: e.tagName === "SELECT" ? [...e.options].map((o) => o.value) : null,
+    })),
+  );
   assert.equal(schema.length, 19);
   const cases = csvObjects(join(fixtures, "golden_cases.csv"));
   const expected = new Map(csvObjects(join(fixtures, "golden_expected.csv")).map((r) => [r.customerID, r]));
@@ -111,7 +115,9 @@ test("golden customers typed into the form show churn score's probability, risk 
 });
 
 test("a bad field value shows its error next to that field, and fixing it scores again", async () => {
-  const k = await page.evaluate(() => [...document.querySelectorAll("#fields input, #fields select")].findIndex((e) => e.dataset.field === "tenure"));
+  const k = await page.evaluate(() =>
+    [...document.querySelectorAll("#fields input, #fields select")].findIndex((e) => e.dataset.field === "tenure"),
+  );
   await page.fill(`#f-${k}`, "abc");
   assert.equal(await page.textContent(`#e-${k}`), 'expected a number, got "abc"');
   assert.equal(await page.getAttribute(`#f-${k}`, "aria-invalid"), "true");
@@ -178,7 +184,11 @@ test("rows with errors are listed with row, line and reason; the rest score as `
   // Bad values, a short row, blank lines, CRLF, a quoted id with a comma and quotes.
   const lines = readFileSync(telcoTest, "utf8").trimEnd().split("\n").slice(0, 41);
   const head = lines[0].split(",");
-  const set = (line, name, value) => { const f = line.split(","); f[head.indexOf(name)] = value; return f.join(","); };
+  const set = (line, name, value) => {
+    const f = line.split(",");
+    f[head.indexOf(name)] = value;
+    return f.join(",");
+  };
   lines[3] = set(lines[3], "tenure", "abc");
   lines[7] = set(set(lines[7], "Contract", "Weekly"), "MonthlyCharges", "");
   lines[9] = lines[9].split(",").slice(0, -2).join(",");
@@ -189,11 +199,17 @@ test("rows with errors are listed with row, line and reason; the rest score as `
   writeFileSync(bad, lines.join("\n") + "\n");
   const want = join(work, "bad.scored.csv");
   const { stderr } = cli("score", "--model", defaultModel, "--data", bad, "--out", want, "--on-error", "skip");
-  const nativeErrors = stderr.split("\n").filter((l) => l.startsWith("skipped: ")).map((l) => l.slice(`skipped: ${bad}: `.length));
+  const nativeErrors = stderr
+    .split("\n")
+    .filter((l) => l.startsWith("skipped: "))
+    .map((l) => l.slice(`skipped: ${bad}: `.length));
   assert.ok(nativeErrors.length >= 3, stderr);
   await scoreCsv(bad);
   const listed = await page.$$eval("#batch-errors li", (lis) => lis.map((li) => ({ ...li.dataset, text: li.textContent })));
-  assert.deepEqual(listed.map((e) => `line ${e.line}: ${e.message}`), nativeErrors);
+  assert.deepEqual(
+    listed.map((e) => `line ${e.line}: ${e.message}`),
+    nativeErrors,
+  );
   assert.match(listed[0].text, /^Row 3 \(line 4, customerID [^)]+\): tenure: expected a number, got "abc"$/);
   assert.ok((await download()).equals(readFileSync(want)), "scored rows equal `churn score --on-error skip`");
 
@@ -217,13 +233,27 @@ test("rows with errors are listed with row, line and reason; the rest score as `
 
   // A file without columns the model needs is refused with their names, as the CLI does.
   const lacking = join(work, "lacking.csv");
-  writeFileSync(lacking, readFileSync(telcoTest, "utf8").split("\n").slice(0, 5).map((l) => l.split(",").slice(0, -3).join(",")).join("\n"));
+  writeFileSync(
+    lacking,
+    readFileSync(telcoTest, "utf8")
+      .split("\n")
+      .slice(0, 5)
+      .map((l) => l.split(",").slice(0, -3).join(","))
+      .join("\n"),
+  );
   let cliError = "";
-  try { cli("score", "--model", defaultModel, "--data", lacking, "--out", join(work, "lacking.out.csv")); } catch { cliError = readFileSync(join(work, "cli.stderr"), "utf8"); }
+  try {
+    cli("score", "--model", defaultModel, "--data", lacking, "--out", join(work, "lacking.out.csv"));
+  } catch {
+    cliError = readFileSync(join(work, "cli.stderr"), "utf8");
+  }
   assert.match(cliError, /lacks column\(s\) the model needs: MonthlyCharges, TotalCharges/);
   await page.setInputFiles("#csv-file", lacking);
   await page.waitForSelector("#batch-error:not([hidden])");
-  assert.equal(await page.textContent("#batch-error"), "Could not score the file: lacking.csv lacks column(s) the model needs: MonthlyCharges, TotalCharges");
+  assert.equal(
+    await page.textContent("#batch-error"),
+    "Could not score the file: lacking.csv lacks column(s) the model needs: MonthlyCharges, TotalCharges",
+  );
   assert.equal(await page.isHidden("#batch-result"), true, "no stale results next to the error");
 });
 
@@ -236,8 +266,11 @@ test("accessible and usable at phone width; screenshots at desktop and phone wid
   await page.fill("#f-4", "abc"); // shows a field error and the problem box
   const low = await page.evaluate(() => {
     const rgb = (c) => c.match(/[\d.]+/g).map(Number);
-    const lum = ([r, g, b]) => [r, g, b].map((v) => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
-      .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const lum = ([r, g, b]) =>
+      [r, g, b]
+        .map((c) => c / 255)
+        .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+        .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
     const background = (el) => {
       for (let e = el; e; e = e.parentElement) {
         const c = rgb(getComputedStyle(e).backgroundColor);
@@ -246,10 +279,12 @@ test("accessible and usable at phone width; screenshots at desktop and phone wid
       return [255, 255, 255];
     };
     const sel = ".badge, .hint, .field-error, .alert, .small, .bar-label, .bar-value, th, td, label, .lede, figcaption, .button";
-    const checked = [...document.querySelectorAll(sel)].filter((e) => e.offsetParent && e.textContent.trim()).map((e) => {
-      const [a, b] = [lum(rgb(getComputedStyle(e).color)), lum(background(e))].sort((x, y) => y - x);
-      return { what: `${e.tagName}.${e.className} "${e.textContent.trim().slice(0, 20)}"`, ratio: (a + 0.05) / (b + 0.05) };
-    });
+    const checked = [...document.querySelectorAll(sel)]
+      .filter((e) => e.offsetParent && e.textContent.trim())
+      .map((e) => {
+        const [a, b] = [lum(rgb(getComputedStyle(e).color)), lum(background(e))].sort((x, y) => y - x);
+        return { what: `${e.tagName}.${e.className} "${e.textContent.trim().slice(0, 20)}"`, ratio: (a + 0.05) / (b + 0.05) };
+      });
     return { checked: checked.length, low: checked.filter((x) => x.ratio < 4.5) };
   });
   assert.ok(low.checked > 100, `only ${low.checked} text elements checked`);

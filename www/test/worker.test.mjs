@@ -74,7 +74,11 @@ function assertClientError(res, status, message, fields) {
     assert.equal(typeof d.message, "string");
     assert.ok(d.message.length > 0);
   }
-  if (fields) assert.deepEqual(res.json.details.map((d) => d.field), fields);
+  if (fields)
+    assert.deepEqual(
+      res.json.details.map((d) => d.field),
+      fields,
+    );
 }
 
 describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,000 customers, CORS *)", () => {
@@ -113,11 +117,24 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
     const r = await call(w.url, "/model_info", { method: "GET" });
     assert.equal(r.status, 200);
     const info = local.info();
-    assert.deepEqual(Object.keys(r.json), ["model_name", "model_version", "model_type", "model_params", "model_selection", "features_expected", "metrics", "policy", "trained_at"]);
+    assert.deepEqual(Object.keys(r.json), [
+      "model_name",
+      "model_version",
+      "model_type",
+      "model_params",
+      "model_selection",
+      "features_expected",
+      "metrics",
+      "policy",
+      "trained_at",
+    ]);
     assert.equal(r.json.model_name, info.name);
     assert.equal(r.json.model_version, local.modelVersion);
     assert.match(r.json.model_type, new RegExp(`${info.trees} trees`));
-    assert.deepEqual(r.json.features_expected, local.schema().fields.map((f) => f.name));
+    assert.deepEqual(
+      r.json.features_expected,
+      local.schema().fields.map((f) => f.name),
+    );
     assert.equal(r.json.features_expected.length, 19);
     assert.deepEqual(r.json.metrics, info.test_metrics);
     assert.deepEqual(r.json.policy, info.policy);
@@ -128,7 +145,13 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
     for (const c of cases.slice(0, 40)) {
       const r = await call(w.url, "/predict", { body: c });
       assert.equal(r.status, 200);
-      assert.deepEqual(Object.keys(r.json), ["churn_probability", "churn_prediction", "risk_level", "model_version", "prediction_timestamp"]);
+      assert.deepEqual(Object.keys(r.json), [
+        "churn_probability",
+        "churn_prediction",
+        "risk_level",
+        "model_version",
+        "prediction_timestamp",
+      ]);
       const { prediction_timestamp, ...rest } = r.json;
       assert.match(prediction_timestamp, ISO);
       assert.deepEqual(rest, local.predict(c));
@@ -139,11 +162,23 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
     assert.equal(r.json.top_factors.length, 5);
     assert.deepEqual(r.json.top_factors, local.explain(good, 5).top_factors);
     const e2 = await call(w.url, "/predict?explain=true&top=2", { body: good });
-    assert.deepEqual(Object.keys(e2.json), ["churn_probability", "churn_prediction", "risk_level", "model_version", "top_factors", "prediction_timestamp"]);
+    assert.deepEqual(Object.keys(e2.json), [
+      "churn_probability",
+      "churn_prediction",
+      "risk_level",
+      "model_version",
+      "top_factors",
+      "prediction_timestamp",
+    ]);
     assert.deepEqual(e2.json.top_factors, local.explain(good, 2).top_factors);
     // JSON numbers and numeric strings score the same; extra fields (e.g. the target column) are
     // ignored, as the seed's pydantic model ignored them; missing ones are errors (below).
-    const typed = { ...good, tenure: Number(good.tenure), MonthlyCharges: Number(good.MonthlyCharges), SeniorCitizen: Number(good.SeniorCitizen) };
+    const typed = {
+      ...good,
+      tenure: Number(good.tenure),
+      MonthlyCharges: Number(good.MonthlyCharges),
+      SeniorCitizen: Number(good.SeniorCitizen),
+    };
     const t = await call(w.url, "/predict?raw=true", { body: { ...typed, Churn: "Yes", note: { any: "thing" } } });
     assert.equal(t.status, 200);
     assert.ok(Object.is(t.json.churn_probability_raw, local.probability(good)));
@@ -171,7 +206,10 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
     const anon = batch.slice(0, 3).map(({ customerID, ...c }) => c);
     const a = await call(w.url, "/batch_predict?explain=true&top=3&raw=true", { body: { customers: anon } });
     assert.equal(a.status, 200);
-    assert.deepEqual(a.json.predictions.map((p) => p.customer_id), ["customer_1", "customer_2", "customer_3"]);
+    assert.deepEqual(
+      a.json.predictions.map((p) => p.customer_id),
+      ["customer_1", "customer_2", "customer_3"],
+    );
     a.json.predictions.forEach((p, i) => {
       assert.deepEqual(p.top_factors, local.explain(anon[i], 3).top_factors);
       assert.ok(Object.is(p.churn_probability_raw, local.probability(anon[i])));
@@ -183,12 +221,19 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
       [{ body: '{"tenure": ', raw: true, headers: { "content-type": "application/json" } }, /^malformed JSON: /, ["body"]],
       [{ body: "{'a': 1}", raw: true, headers: { "content-type": "application/json" } }, /^malformed JSON: /, ["body"]],
       [{ body: "", raw: true, headers: { "content-type": "application/json" } }, /request body is empty/, ["body"]],
-      [{ body: new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), raw: true, headers: { "content-type": "application/json" } }, /not valid UTF-8/, ["body"]],
+      [
+        { body: new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), raw: true, headers: { "content-type": "application/json" } },
+        /not valid UTF-8/,
+        ["body"],
+      ],
       [{ body: null }, /^expected an object with the customer's fields, got null$/, ["body"]],
       [{ body: [good] }, /^expected an object with the customer's fields, got an array$/, ["body"]],
       [{ body: 42 }, /^expected an object with the customer's fields, got a number$/, ["body"]],
       [{ body: "customer" }, /^expected an object with the customer's fields, got a string$/, ["body"]],
-      [{ body: "[".repeat(200_000) + "]".repeat(200_000), raw: true, headers: { "content-type": "application/json" } }, /expected an object|malformed JSON/],
+      [
+        { body: "[".repeat(200_000) + "]".repeat(200_000), raw: true, headers: { "content-type": "application/json" } },
+        /expected an object|malformed JSON/,
+      ],
     ];
     for (const [req, message, fields] of cases400) {
       const r = await call(w.url, "/predict", req);
@@ -217,7 +262,11 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
       [{ ...good, MonthlyCharges: "Infinity" }, /^MonthlyCharges: expected a finite number/, ["MonthlyCharges"]],
       [{ ...good, MonthlyCharges: "-Infinity" }, /^MonthlyCharges: expected a finite number/, ["MonthlyCharges"]],
       [{ ...good, TotalCharges: "1e400" }, /^TotalCharges: expected a finite number, got "1e400"$/, ["TotalCharges"]],
-      [{ ...good, Contract: "x".repeat(900_000) }, /^Contract: expected a string, got a string of more than 4096 characters$/, ["Contract"]],
+      [
+        { ...good, Contract: "x".repeat(900_000) },
+        /^Contract: expected a string, got a string of more than 4096 characters$/,
+        ["Contract"],
+      ],
       [{ ...good, tenure: "abc", Contract: "Weekly" }, /tenure: .*Contract: /, ["tenure", "Contract"]],
     ];
     for (const [customer, message, fields] of matrix) {
@@ -230,11 +279,20 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
     // A JSON number literal too big for a double parses as Infinity: refused by the core.
     const inf = JSON.stringify(good).replace(/"tenure":"[^"]*"/, '"tenure":1e400');
     assert.notEqual(inf, JSON.stringify(good));
-    assertClientError(await call(w.url, "/predict", { body: inf, raw: true }), 400, /^tenure: expected a finite number, got Infinity$/, ["tenure"]);
+    assertClientError(await call(w.url, "/predict", { body: inf, raw: true }), 400, /^tenure: expected a finite number, got Infinity$/, [
+      "tenure",
+    ]);
   });
 
   test("bad query parameters: 400", async () => {
-    for (const [q, field] of [["?explain=maybe", "explain"], ["?explain=true&top=0", "top"], ["?explain=true&top=abc", "top"], ["?explain=true&top=101", "top"], ["?explain=true&top=1.5", "top"], ["?raw=yes", "raw"]]) {
+    for (const [q, field] of [
+      ["?explain=maybe", "explain"],
+      ["?explain=true&top=0", "top"],
+      ["?explain=true&top=abc", "top"],
+      ["?explain=true&top=101", "top"],
+      ["?explain=true&top=1.5", "top"],
+      ["?raw=yes", "raw"],
+    ]) {
       assertClientError(await call(w.url, "/predict" + q, { body: good }), 400, new RegExp(`^${field}: `), [field]);
     }
   });
@@ -256,7 +314,15 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
       const customers = [good, { ...good, Contract: "Weekly" }, good, null, { ...good, tenure: "abc", MonthlyCharges: "NaN" }];
       const r = await call(w.url, "/batch_predict" + q, { body: { customers } });
       assertClientError(r, 400, /^3 of 5 customers are invalid; first: row 1: Contract: unknown category "Weekly"/);
-      assert.deepEqual(r.json.details.map((d) => [d.row, d.field]), [[1, "Contract"], [3, "customers"], [4, "tenure"], [4, "MonthlyCharges"]]);
+      assert.deepEqual(
+        r.json.details.map((d) => [d.row, d.field]),
+        [
+          [1, "Contract"],
+          [3, "customers"],
+          [4, "tenure"],
+          [4, "MonthlyCharges"],
+        ],
+      );
       assert.match(r.json.details[1].message, /expected an object with the customer's fields, got null/);
       const one = await call(w.url, "/batch_predict" + q, { body: { customers: [good, { ...good, tenure: true }] } });
       assertClientError(one, 400, /^row 1: tenure: expected a number, got true$/, ["tenure"]);
@@ -290,7 +356,12 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
       assertClientError(r, 404, /^not found: /, ["path"]);
       assert.equal(r.headers.get("access-control-allow-origin"), "*");
     }
-    for (const [method, p, allow] of [["GET", "/predict", "POST, OPTIONS"], ["PUT", "/batch_predict", "POST, OPTIONS"], ["POST", "/health", "GET, HEAD, OPTIONS"], ["DELETE", "/", "GET, HEAD, OPTIONS"]]) {
+    for (const [method, p, allow] of [
+      ["GET", "/predict", "POST, OPTIONS"],
+      ["PUT", "/batch_predict", "POST, OPTIONS"],
+      ["POST", "/health", "GET, HEAD, OPTIONS"],
+      ["DELETE", "/", "GET, HEAD, OPTIONS"],
+    ]) {
       const r = await call(w.url, p, { method, body: method === "GET" ? undefined : good });
       assertClientError(r, 405, new RegExp(`^method ${method} not allowed on ${p.replace("/", "\\/")}`), ["method"]);
       assert.equal(r.headers.get("allow"), allow);
@@ -298,7 +369,10 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
     const ok = await call(w.url, "/predict", { body: good, headers: { origin: "https://crm.example" } });
     assert.equal(ok.headers.get("access-control-allow-origin"), "*");
     assert.match(ok.headers.get("x-request-id"), /^[0-9a-f-]{36}$/);
-    const pre = await fetch(w.url + "/batch_predict", { method: "OPTIONS", headers: { origin: "https://crm.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type" } });
+    const pre = await fetch(w.url + "/batch_predict", {
+      method: "OPTIONS",
+      headers: { origin: "https://crm.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+    });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get("access-control-allow-origin"), "*");
     assert.match(pre.headers.get("access-control-allow-methods"), /POST/);
@@ -310,7 +384,9 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
 describe("Worker with limits and CORS from vars (--var), as wrangler.toml [vars] sets them", () => {
   let w;
   before(async () => {
-    w = await startWorker({ vars: { MAX_BODY_BYTES: 5000, MAX_BATCH_CUSTOMERS: 3, CORS_ALLOW_ORIGIN: "https://a.example, https://b.example" } });
+    w = await startWorker({
+      vars: { MAX_BODY_BYTES: 5000, MAX_BATCH_CUSTOMERS: 3, CORS_ALLOW_ORIGIN: "https://a.example, https://b.example" },
+    });
   });
   after(async () => {
     await w?.stop();
@@ -334,10 +410,16 @@ describe("Worker with limits and CORS from vars (--var), as wrangler.toml [vars]
     const other = await call(w.url, "/predict", { body: good, headers: { origin: "https://evil.example" } });
     assert.equal(other.status, 200);
     assert.equal(other.headers.get("access-control-allow-origin"), null);
-    const pre = await fetch(w.url + "/predict", { method: "OPTIONS", headers: { origin: "https://a.example", "access-control-request-method": "POST" } });
+    const pre = await fetch(w.url + "/predict", {
+      method: "OPTIONS",
+      headers: { origin: "https://a.example", "access-control-request-method": "POST" },
+    });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get("access-control-allow-origin"), "https://a.example");
-    const preBad = await fetch(w.url + "/predict", { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+    const preBad = await fetch(w.url + "/predict", {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
     assert.equal(preBad.headers.get("access-control-allow-origin"), null);
     assert.equal(preBad.headers.get("access-control-allow-methods"), null);
   });
@@ -437,7 +519,9 @@ describe("the same Worker self-hosted on a bare `workerd serve` (worker/selfhost
       assert.ok(Object.is(r.json.churn_probability_raw, local.probability(c)));
       assert.deepEqual(r.json.top_factors, local.explain(c, 3).top_factors);
     }
-    assertClientError(await call(url, "/predict", { body: { ...good, Contract: "Weekly" } }), 400, /unknown category "Weekly"/, ["Contract"]);
+    assertClientError(await call(url, "/predict", { body: { ...good, Contract: "Weekly" } }), 400, /unknown category "Weekly"/, [
+      "Contract",
+    ]);
     const chunked = await postChunked(url + "/predict", 2 * 1_048_576);
     assert.equal(chunked.status, 413);
   });

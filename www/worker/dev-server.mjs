@@ -91,7 +91,9 @@ export function groupMembers(pgid) {
 
 /** PIDs of the process group's members whose command is workerd. */
 function workerdPids(pgid) {
-  return groupMembers(pgid).filter(([, comm]) => comm === "workerd").map(([pid]) => pid);
+  return groupMembers(pgid)
+    .filter(([, comm]) => comm === "workerd")
+    .map(([pid]) => pid);
 }
 
 /** Resident set size of a process in kB (VmRSS), or null when it is gone. */
@@ -112,7 +114,21 @@ export function rssKb(pid) {
 export async function startWorker({ config = CONFIG, vars = {}, port, timeoutMs = 60_000 } = {}) {
   port ??= await freePort();
   const inspector = await freePort(); // the default 9229 collides when several run at once
-  const args = ["dev", "-c", config, "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--log-level", process.env.WRANGLER_LOG_LEVEL ?? "log", "--show-interactive-dev-session=false"];
+  const args = [
+    "dev",
+    "-c",
+    config,
+    "--local",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspector),
+    "--log-level",
+    process.env.WRANGLER_LOG_LEVEL ?? "log",
+    "--show-interactive-dev-session=false",
+  ];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const child = spawn(WRANGLER, args, { cwd: path.dirname(config), env: wranglerEnv(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";

@@ -38,19 +38,40 @@ export function scoreCsv(model, text, fileName, onProgress = () => {}) {
   let estimate = 0;
   for (let k = text.indexOf("\n"); k >= 0; k = text.indexOf("\n", k + 1)) estimate++;
 
-  const out = [[idCol >= 0 ? schema.id_column : "row", "churn_probability", "churn_prediction", "risk_level"].map(csvField).join(",") + "\n"];
-  const rows = [], ids = [], probability = [], prediction = [], risk = [], errors = [], customers = [];
-  const raw = [], labels = [];
-  let badLabels = 0, rowNumber = 0, done = false, lastPost = 0;
+  const out = [
+    [idCol >= 0 ? schema.id_column : "row", "churn_probability", "churn_prediction", "risk_level"].map(csvField).join(",") + "\n",
+  ];
+  const rows = [],
+    ids = [],
+    probability = [],
+    prediction = [],
+    risk = [],
+    errors = [],
+    customers = [];
+  const raw = [],
+    labels = [];
+  let badLabels = 0,
+    rowNumber = 0,
+    done = false,
+    lastPost = 0;
   while (!done) {
     const chunk = [];
     while (chunk.length < CHUNK) {
       const r = records.next();
-      if (r.done) { done = true; break; }
+      if (r.done) {
+        done = true;
+        break;
+      }
       rowNumber++;
       const { fields, line } = r.value;
       if (fields.length !== width) {
-        errors.push({ row: rowNumber, line, id: idCol >= 0 ? fields[idCol] ?? "" : "", message: `has ${fields.length} fields, the header has ${width}`, details: [] });
+        errors.push({
+          row: rowNumber,
+          line,
+          id: idCol >= 0 ? (fields[idCol] ?? "") : "",
+          message: `has ${fields.length} fields, the header has ${width}`,
+          details: [],
+        });
         continue;
       }
       const customer = {};
@@ -72,8 +93,12 @@ export function scoreCsv(model, text, fileName, onProgress = () => {}) {
       const id = idCol >= 0 ? c.fields[idCol] : String(c.row);
       const p = formatFloat(s.churn_probability);
       lines += `${idCol >= 0 ? csvField(id) : id},${p},${s.churn_prediction},${s.risk_level}\n`;
-      rows.push(c.row); ids.push(id); probability.push(s.churn_probability); customers.push(c.customer);
-      prediction.push(s.churn_prediction); risk.push(s.risk_level);
+      rows.push(c.row);
+      ids.push(id);
+      probability.push(s.churn_probability);
+      customers.push(c.customer);
+      prediction.push(s.churn_prediction);
+      risk.push(s.risk_level);
       good.push(c);
     });
     out.push(lines);
@@ -87,9 +112,14 @@ export function scoreCsv(model, text, fileName, onProgress = () => {}) {
       }
       if (labelled.length) {
         const columns = {};
-        names.forEach((name, k) => { columns[name] = labelled.map(([c]) => c.fields[fieldCols[k]]); });
+        names.forEach((name, k) => {
+          columns[name] = labelled.map(([c]) => c.fields[fieldCols[k]]);
+        });
         const p = model.probabilities(columns);
-        labelled.forEach(([, y], k) => { raw.push(p[k]); labels.push(y); });
+        labelled.forEach(([, y], k) => {
+          raw.push(p[k]);
+          labels.push(y);
+        });
       }
     }
     const now = performance.now();
@@ -107,11 +137,17 @@ export function scoreCsv(model, text, fileName, onProgress = () => {}) {
     fileName,
     idHeader: idCol >= 0 ? schema.id_column : "row",
     total: rowNumber,
-    rows, ids, probability, prediction, risk, errors,
+    rows,
+    ids,
+    probability,
+    prediction,
+    risk,
+    errors,
     customers, // each scored row's field values, as read (for "why" on one row)
     csv: out.join(""),
     target: targetCol >= 0 ? target.column : null,
-    metrics, badLabels,
+    metrics,
+    badLabels,
     ms: performance.now() - started,
   };
 }

@@ -23,8 +23,14 @@ function svg(width, height, label) {
 export function histogram(values, { bins = 20, marks = [], label } = {}) {
   const counts = new Array(bins).fill(0);
   for (const v of values) counts[Math.min(bins - 1, Math.max(0, Math.floor(v * bins)))]++;
-  const width = 460, height = 200, left = 44, bottom = 28, top = 14, right = 8;
-  const pw = width - left - right, ph = height - top - bottom;
+  const width = 460,
+    height = 200,
+    left = 44,
+    bottom = 28,
+    top = 14,
+    right = 8;
+  const pw = width - left - right,
+    ph = height - top - bottom;
   const max = Math.max(1, ...counts);
   const s = svg(width, height, label);
   counts.forEach((c, k) => {
@@ -49,16 +55,22 @@ export function histogram(values, { bins = 20, marks = [], label } = {}) {
 
 /** ROC curve from points [{fpr, tpr}], with the diagonal for reference. */
 export function rocCurve(points, { label } = {}) {
-  const size = 240, pad = 34;
+  const size = 240,
+    pad = 34;
   const p = size - pad - 8;
   const s = svg(size, size, label);
-  const X = (f) => pad + f * p, Y = (t) => 8 + (1 - t) * p;
+  const X = (f) => pad + f * p,
+    Y = (t) => 8 + (1 - t) * p;
   s.append(el("rect", { x: pad, y: 8, width: p, height: p, class: "frame" }));
   s.append(el("line", { x1: X(0), y1: Y(0), x2: X(1), y2: Y(1), class: "mark" }));
   const d = points.map((q, k) => `${k ? "L" : "M"}${X(q.fpr).toFixed(1)},${Y(q.tpr).toFixed(1)}`).join("");
   s.append(el("path", { d, class: "roc" }));
   s.append(el("text", { x: pad + p / 2, y: size - 4, "text-anchor": "middle", class: "tick" }, "false positive rate"));
-  const yl = el("text", { x: 10, y: 8 + p / 2, "text-anchor": "middle", class: "tick", transform: `rotate(-90 10 ${8 + p / 2})` }, "true positive rate");
+  const yl = el(
+    "text",
+    { x: 10, y: 8 + p / 2, "text-anchor": "middle", class: "tick", transform: `rotate(-90 10 ${8 + p / 2})` },
+    "true positive rate",
+  );
   s.append(yl);
   return s;
 }

@@ -8,7 +8,10 @@
 // these (newline auto-detection, blank lines), and the scored file must equal the CLI's, so the
 // page carries this small reader instead. Writing quotes a field exactly when the CLI does.
 
-const QUOTE = 34, COMMA = 44, LF = 10, CR = 13;
+const QUOTE = 34,
+  COMMA = 44,
+  LF = 10,
+  CR = 13;
 
 /**
  * Reads CSV text record by record. Each record is `{fields, line}` where `line` is the line
@@ -28,8 +31,15 @@ export function* readCsv(text) {
   while (i < n) {
     let c = text.charCodeAt(i);
     // Skip empty lines (and the \n of a previous \r\n) between records.
-    if (c === LF) { line++; i++; continue; }
-    if (c === CR) { i++; continue; }
+    if (c === LF) {
+      line++;
+      i++;
+      continue;
+    }
+    if (c === CR) {
+      i++;
+      continue;
+    }
     const fields = [];
     for (;;) {
       let value = "";
@@ -41,8 +51,15 @@ export function* readCsv(text) {
           const chunk = q < 0 ? text.slice(i) : text.slice(i, q);
           for (let k = chunk.indexOf("\n"); k >= 0; k = chunk.indexOf("\n", k + 1)) line++;
           value += chunk;
-          if (q < 0) { i = n; break; }
-          if (text.charCodeAt(q + 1) === QUOTE) { value += '"'; i = q + 2; continue; }
+          if (q < 0) {
+            i = n;
+            break;
+          }
+          if (text.charCodeAt(q + 1) === QUOTE) {
+            value += '"';
+            i = q + 2;
+            continue;
+          }
           i = q + 1;
           break;
         }

@@ -138,7 +138,8 @@ function buildForm(previous) {
       input.inputMode = f.integer ? "numeric" : "decimal";
       input.autocomplete = "off";
       const m = f.missing;
-      const fallback = m && typeof m === "object" && "replace" in m ? formatFloat(m.replace) : f.min !== undefined ? formatFloat(f.min) : "";
+      const fallback =
+        m && typeof m === "object" && "replace" in m ? formatFloat(m.replace) : f.min !== undefined ? formatFloat(f.min) : "";
       input.value = old !== undefined ? old : fallback;
     }
     input.id = fieldId(k);
@@ -193,9 +194,7 @@ function scoreForm() {
     $("mini-probability").textContent = "–";
     setBadge($("mini-risk"), null);
     const problem = $("result-problem");
-    problem.textContent = placed.length
-      ? `Not scored: check ${placed.join(", ")}.`
-      : `Not scored: ${e.message}`;
+    problem.textContent = placed.length ? `Not scored: check ${placed.join(", ")}.` : `Not scored: ${e.message}`;
     problem.hidden = false;
     $("why").innerHTML = "";
     $("why-note").textContent = "";
@@ -418,7 +417,7 @@ function renderTable() {
     }
     const btn = document.createElement("button");
     btn.type = "button";
-    btn.textContent = c.key === "id" ? state.batch.idHeader === "row" ? "Customer" : state.batch.idHeader : c.label;
+    btn.textContent = c.key === "id" ? (state.batch.idHeader === "row" ? "Customer" : state.batch.idHeader) : c.label;
     if (state.sort.key === c.key) {
       th.setAttribute("aria-sort", state.sort.dir === 1 ? "ascending" : "descending");
       btn.append(state.sort.dir === 1 ? " ▲" : " ▼");
@@ -458,14 +457,26 @@ function renderTable() {
   $("next-page").disabled = state.page >= pages - 1;
 }
 
-$("prev-page").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); renderTable(); });
-$("next-page").addEventListener("click", () => { state.page++; renderTable(); });
+$("prev-page").addEventListener("click", () => {
+  state.page = Math.max(0, state.page - 1);
+  renderTable();
+});
+$("next-page").addEventListener("click", () => {
+  state.page++;
+  renderTable();
+});
 
 // ---------------------------------------------------------------- model card
 
 const METRIC_ROWS = [
-  ["roc_auc", "ROC AUC"], ["pr_auc", "PR AUC"], ["accuracy", "Accuracy"], ["precision", "Precision"],
-  ["recall", "Recall"], ["f1", "F1"], ["brier", "Brier score"], ["log_loss", "Log loss"],
+  ["roc_auc", "ROC AUC"],
+  ["pr_auc", "PR AUC"],
+  ["accuracy", "Accuracy"],
+  ["precision", "Precision"],
+  ["recall", "Recall"],
+  ["f1", "F1"],
+  ["brier", "Brier score"],
+  ["log_loss", "Log loss"],
 ];
 
 function metricsTable(m) {
@@ -496,12 +507,26 @@ function renderCard() {
   const fp = code(i.data_sha256);
   fp.className = "hash";
   addRow(t, "Training data (sha256)", fp, "data_sha256");
-  addRow(t, "Rows", `${i.rows_total.toLocaleString("en")} (${i.rows_train.toLocaleString("en")} train, ${i.rows_test.toLocaleString("en")} held out)`);
+  addRow(
+    t,
+    "Rows",
+    `${i.rows_total.toLocaleString("en")} (${i.rows_train.toLocaleString("en")} train, ${i.rows_test.toLocaleString("en")} held out)`,
+  );
   // The settings come from the model card's one parameter list (whatever the model kind).
-  const settings = Object.entries(i.params).filter(([k]) => k !== "model_kind").map(([k, v]) => `${k} ${v}`).join(", ");
-  addRow(t, "Model", `${i.model_type} (${i.model_description}): ${i.trees} trees, ${i.nodes.toLocaleString("en")} nodes; ${settings}`, "model_type");
+  const settings = Object.entries(i.params)
+    .filter(([k]) => k !== "model_kind")
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  addRow(
+    t,
+    "Model",
+    `${i.model_type} (${i.model_description}): ${i.trees} trees, ${i.nodes.toLocaleString("en")} nodes; ${settings}`,
+    "model_type",
+  );
   if (i.selection.length > 0) {
-    const best = i.selection.map((c) => `${c.model_kind} ${c.cv_auc_mean.toFixed(4)} ± ${c.cv_auc_sd.toFixed(4)} (${c.nodes.toLocaleString("en")} nodes)`).join("; ");
+    const best = i.selection
+      .map((c) => `${c.model_kind} ${c.cv_auc_mean.toFixed(4)} ± ${c.cv_auc_sd.toFixed(4)} (${c.nodes.toLocaleString("en")} nodes)`)
+      .join("; ");
     addRow(t, "Model selection", `${i.selection[0].folds}-fold cross-validation ROC-AUC on the training rows: ${best}`, "selection");
   }
   addRow(t, "File", `format version ${i.format_version}, ${state.bytes.length.toLocaleString("en")} bytes`);
@@ -511,8 +536,12 @@ function renderCard() {
   pol.className = "kv";
   const q = i.policy;
   addRow(pol, "Will churn (Yes)", `probability > ${q.threshold}`, "threshold");
-  const hi = span("", "HIGH"), me = span("", "MEDIUM"), lo = span("", "LOW");
-  setBadge(hi, "HIGH"); setBadge(me, "MEDIUM"); setBadge(lo, "LOW");
+  const hi = span("", "HIGH"),
+    me = span("", "MEDIUM"),
+    lo = span("", "LOW");
+  setBadge(hi, "HIGH");
+  setBadge(me, "MEDIUM");
+  setBadge(lo, "LOW");
   addRow(pol, hi, `probability ≥ ${q.high}`, "high");
   addRow(pol, me, `${q.medium} ≤ probability < ${q.high}`, "medium");
   addRow(pol, lo, `probability < ${q.medium}`);
@@ -555,16 +584,43 @@ function addRow(table, key, value, name) {
   if (name) td.dataset.key = name;
   tr.append(th, td);
 }
-function strong(text) { const e = document.createElement("strong"); e.textContent = text; return e; }
-function code(text) { const e = document.createElement("code"); e.textContent = text; return e; }
-function h3(text) { const e = document.createElement("h3"); e.textContent = text; return e; }
-function para(text) { const e = document.createElement("p"); e.textContent = text; return e; }
-function span(cls, text) { const e = document.createElement("span"); e.className = cls; e.textContent = text; return e; }
+function strong(text) {
+  const e = document.createElement("strong");
+  e.textContent = text;
+  return e;
+}
+function code(text) {
+  const e = document.createElement("code");
+  e.textContent = text;
+  return e;
+}
+function h3(text) {
+  const e = document.createElement("h3");
+  e.textContent = text;
+  return e;
+}
+function para(text) {
+  const e = document.createElement("p");
+  e.textContent = text;
+  return e;
+}
+function span(cls, text) {
+  const e = document.createElement("span");
+  e.className = cls;
+  e.textContent = text;
+  return e;
+}
 
 // ---------------------------------------------------------------- file pickers and drag-and-drop
 
-$("model-file").addEventListener("change", (e) => { loadModelFile(e.target.files[0]); e.target.value = ""; });
-$("csv-file").addEventListener("change", (e) => { scoreFile(e.target.files[0]); e.target.value = ""; });
+$("model-file").addEventListener("change", (e) => {
+  loadModelFile(e.target.files[0]);
+  e.target.value = "";
+});
+$("csv-file").addEventListener("change", (e) => {
+  scoreFile(e.target.files[0]);
+  e.target.value = "";
+});
 
 // Drop anywhere: a .csv is scored, anything else is tried as a model file.
 window.addEventListener("dragover", (e) => {

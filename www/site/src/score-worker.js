@@ -12,7 +12,7 @@ let last = { job: -1, customers: [] };
 self.onmessage = async (ev) => {
   const { type, job, modelBytes, file, index } = ev.data;
   if (type === "customer") {
-    self.postMessage({ type, job, customer: job === last.job ? last.customers[index] ?? null : null });
+    self.postMessage({ type, job, customer: job === last.job ? (last.customers[index] ?? null) : null });
     return;
   }
   try {

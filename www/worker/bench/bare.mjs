@@ -13,13 +13,16 @@ export const EMPTY_WORKER = "export default { async fetch(r) { const b = await r
 export function emptyBareConfig(dir, port) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "index.js"), EMPTY_WORKER);
-  writeFileSync(path.join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
+  writeFileSync(
+    path.join(dir, "config.capnp"),
+    `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [(name = "empty", worker = .w)],
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "empty")],
 );
 const w :Workerd.Worker = (modules = [(name = "index.js", esModule = embed "index.js")], compatibilityDate = "2026-04-01");
-`);
+`,
+  );
   return path.join(dir, "config.capnp");
 }
 

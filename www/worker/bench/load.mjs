@@ -112,22 +112,25 @@ writeFileSync(path.join(emptyDir, "wrangler.toml"), 'name = "empty"\nmain = "ind
 function devPids(w) {
   const port = new URL(w.url).port;
   return w.groupPids().flatMap(([pid, comm, cmdline]) => {
-    if (comm === "workerd") return [[cmdline.includes(`--socket-addr=entry=127.0.0.1:${port}`) ? "workerd (dev proxy)" : "workerd (Worker)", pid]];
+    if (comm === "workerd")
+      return [[cmdline.includes(`--socket-addr=entry=127.0.0.1:${port}`) ? "workerd (dev proxy)" : "workerd (Worker)", pid]];
     if (cmdline.includes("wrangler-dist/cli.js")) return [["node (wrangler)", pid]];
     return [];
   });
 }
 /** workerd children of this process (Miniflare's). */
 function childWorkerd() {
-  return readdirSync("/proc").filter((p) => /^[0-9]+$/.test(p)).flatMap((p) => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return stat.includes("(workerd)") && Number(f[1]) === process.pid ? [["workerd", Number(p)]] : [];
-    } catch {
-      return [];
-    }
-  });
+  return readdirSync("/proc")
+    .filter((p) => /^[0-9]+$/.test(p))
+    .flatMap((p) => {
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return stat.includes("(workerd)") && Number(f[1]) === process.pid ? [["workerd", Number(p)]] : [];
+      } catch {
+        return [];
+      }
+    });
 }
 /** utime+stime of a process in ms (0 when it is gone). */
 function cpuMs(pid) {
@@ -142,16 +145,28 @@ function cpuMs(pid) {
 const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 const targets = [
-  ["wrangler dev --local", async () => {
-    const w = await startWorker();
-    return { ...w, pids: () => devPids(w) };
-  }, [...predictPlan, ...batchPlan]],
+  [
+    "wrangler dev --local",
+    async () => {
+      const w = await startWorker();
+      return { ...w, pids: () => devPids(w) };
+    },
+    [...predictPlan, ...batchPlan],
+  ],
   ["bare workerd (selfhost.mjs)", () => startBare((port) => buildSelfHosted({ port })), [...predictPlan, ...batchPlan]],
-  ["workerd via Miniflare (no dev proxy)", async () => ({ ...(await startMiniflare()), pids: childWorkerd }), [...predictPlan, ...batchPlan]],
-  ["empty Worker, wrangler dev --local (ceiling)", async () => {
-    const w = await startWorker({ config: path.join(emptyDir, "wrangler.toml") });
-    return { ...w, pids: () => devPids(w) };
-  }, predictPlan.slice(1)],
+  [
+    "workerd via Miniflare (no dev proxy)",
+    async () => ({ ...(await startMiniflare()), pids: childWorkerd }),
+    [...predictPlan, ...batchPlan],
+  ],
+  [
+    "empty Worker, wrangler dev --local (ceiling)",
+    async () => {
+      const w = await startWorker({ config: path.join(emptyDir, "wrangler.toml") });
+      return { ...w, pids: () => devPids(w) };
+    },
+    predictPlan.slice(1),
+  ],
   ["empty Worker, bare workerd", () => startBare((port) => emptyBareConfig(path.join(dir, "empty-bare"), port)), predictPlan.slice(1)],
 ];
 const only = process.env.TARGETS; // e.g. TARGETS=0 for wrangler dev only
@@ -160,36 +175,36 @@ for (const [ti, [target, start, plan]] of targets.entries()) {
   if (only !== undefined && !only.split(",").includes(String(ti))) continue;
   const w = await start();
   try {
-  // Warm up the isolate (JIT) before measuring.
-  runWrk(`${w.url}/predict`, one.file, 4);
-  for (const [name, lua, c, perRequest] of plan) {
-    const url = w.url + name.split(" ")[0];
-    const procs = w.pids();
-    const runs = Array.from({ length: REPS }, () => {
-      const before = procs.map(([, pid]) => cpuMs(pid));
-      const r = runWrk(url, lua.file, c);
-      r.cpu = procs.map(([, pid], i) => (cpuMs(pid) - before[i]) / r.requests);
-      return r;
-    });
-    const row = {
-      target,
-      endpoint: name,
-      connections: c,
-      body_bytes: lua.bytes,
-      req_per_s: Math.round(median(runs.map((r) => r.rps))),
-      customers_per_s: Math.round(median(runs.map((r) => r.rps)) * perRequest),
-      p50_ms: median(runs.map((r) => r.p50)),
-      p99_ms: median(runs.map((r) => r.p99)),
-      errors: runs.reduce((s, r) => s + r.errors, 0),
-      non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
-      timeouts: runs.reduce((s, r) => s + r.timeouts, 0),
-      requests: runs.reduce((s, r) => s + r.requests, 0),
-      // CPU ms per request of each server process, median over the runs.
-      cpu_ms: procs.map(([label], i) => [label, median(runs.map((r) => r.cpu[i]))]),
-    };
-    rows.push(row);
-    console.error(JSON.stringify(row));
-  }
+    // Warm up the isolate (JIT) before measuring.
+    runWrk(`${w.url}/predict`, one.file, 4);
+    for (const [name, lua, c, perRequest] of plan) {
+      const url = w.url + name.split(" ")[0];
+      const procs = w.pids();
+      const runs = Array.from({ length: REPS }, () => {
+        const before = procs.map(([, pid]) => cpuMs(pid));
+        const r = runWrk(url, lua.file, c);
+        r.cpu = procs.map(([, pid], i) => (cpuMs(pid) - before[i]) / r.requests);
+        return r;
+      });
+      const row = {
+        target,
+        endpoint: name,
+        connections: c,
+        body_bytes: lua.bytes,
+        req_per_s: Math.round(median(runs.map((r) => r.rps))),
+        customers_per_s: Math.round(median(runs.map((r) => r.rps)) * perRequest),
+        p50_ms: median(runs.map((r) => r.p50)),
+        p99_ms: median(runs.map((r) => r.p99)),
+        errors: runs.reduce((s, r) => s + r.errors, 0),
+        non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
+        timeouts: runs.reduce((s, r) => s + r.timeouts, 0),
+        requests: runs.reduce((s, r) => s + r.requests, 0),
+        // CPU ms per request of each server process, median over the runs.
+        cpu_ms: procs.map(([label], i) => [label, median(runs.map((r) => r.cpu[i]))]),
+      };
+      rows.push(row);
+      console.error(JSON.stringify(row));
+    }
   } finally {
     await w.stop();
   }
@@ -205,7 +220,9 @@ const cpuText = (r) => {
 console.log("| server | endpoint | connections | req/s | customers/s | p50 | p99 (wrk) | server CPU ms per request | errors (all runs) |");
 console.log("|---|---|---:|---:|---:|---:|---:|---|---:|");
 for (const r of rows) {
-  console.log(`| ${r.target} | ${r.endpoint} | ${r.connections} | ${r.req_per_s.toLocaleString("en")} | ${r.customers_per_s.toLocaleString("en")} | ${r.p50_ms.toFixed(2)} ms | ${r.p99_ms.toFixed(2)} ms | ${cpuText(r)} | ${r.errors} of ${r.requests.toLocaleString("en")}${r.errors ? ` (${r.non2xx} non-2xx, ${r.timeouts} timeouts > 5 s)` : ""} |`);
+  console.log(
+    `| ${r.target} | ${r.endpoint} | ${r.connections} | ${r.req_per_s.toLocaleString("en")} | ${r.customers_per_s.toLocaleString("en")} | ${r.p50_ms.toFixed(2)} ms | ${r.p99_ms.toFixed(2)} ms | ${cpuText(r)} | ${r.errors} of ${r.requests.toLocaleString("en")}${r.errors ? ` (${r.non2xx} non-2xx, ${r.timeouts} timeouts > 5 s)` : ""} |`,
+  );
 }
 if (rows.some((r) => r.errors > 0)) {
   console.error("errors seen: see the table");

@@ -34,4 +34,4 @@ time("1,000 customers: JSON.parse (485 KB)", () => JSON.parse(batchBody));
 const pb = time("1,000 customers: predictBatch", () => model.predictBatch(batch));
 const answer = model.predictBatch(batch);
 time("1,000 customers: JSON.stringify of the answer", () => JSON.stringify(answer));
-console.log(`predictBatch alone caps one core at ${Math.round(1000 / pb * 1000).toLocaleString("en")} customers/s`);
+console.log(`predictBatch alone caps one core at ${Math.round((1000 / pb) * 1000).toLocaleString("en")} customers/s`);

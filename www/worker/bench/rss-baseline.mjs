@@ -17,10 +17,14 @@ const N = Number(process.env.RSS_REQUESTS ?? 100_000);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 const post = (url, body) =>
   new Promise((resolve, reject) => {
-    const r = http.request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-    });
+    const r = http.request(
+      url,
+      { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+      },
+    );
     r.on("error", reject);
     r.end(body);
   });
@@ -50,7 +54,9 @@ async function run(name, config, port) {
     };
     await Promise.all(Array.from({ length: 16 }, one));
     series.push(rssKb(child.pid));
-    console.log(`${name}: ${N} requests in ${((Date.now() - t) / 1000).toFixed(1)} s; workerd RSS (MB) every ${N / 10}: ${series.map((kb) => (kb / 1024).toFixed(0)).join(" ")}`);
+    console.log(
+      `${name}: ${N} requests in ${((Date.now() - t) / 1000).toFixed(1)} s; workerd RSS (MB) every ${N / 10}: ${series.map((kb) => (kb / 1024).toFixed(0)).join(" ")}`,
+    );
   } finally {
     process.kill(-child.pid, "SIGKILL");
   }
@@ -62,7 +68,10 @@ await run("churn Worker (bare workerd)", await buildSelfHosted({ port: churnPort
 const dir = path.join(BUILD, "empty-bare");
 mkdirSync(dir, { recursive: true });
 const emptyPort = await freePort();
-writeFileSync(path.join(dir, "index.js"), "export default { async fetch(r) { const o = JSON.parse(await r.text()); return Response.json({ fields: Object.keys(o).length, at: new Date().toISOString() }); } };\n");
+writeFileSync(
+  path.join(dir, "index.js"),
+  "export default { async fetch(r) { const o = JSON.parse(await r.text()); return Response.json({ fields: Object.keys(o).length, at: new Date().toISOString() }); } };\n",
+);
 writeFileSync(
   path.join(dir, "config.capnp"),
   `using Workerd = import "/workerd/workerd.capnp";

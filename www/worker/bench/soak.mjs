@@ -33,7 +33,22 @@ const churn = path.join(ROOT, "target", "release", "churn");
 const dir = path.join(BUILD, "soak");
 mkdirSync(dir, { recursive: true });
 const expectedCsv = path.join(dir, "expected.csv");
-execFileSync(churn, ["score", "--model", model, "--data", path.join(ROOT, "tests", "fixtures", "golden_cases.csv"), "--out", expectedCsv, "--raw", "--explain", "3"], { stdio: ["ignore", "ignore", "inherit"] });
+execFileSync(
+  churn,
+  [
+    "score",
+    "--model",
+    model,
+    "--data",
+    path.join(ROOT, "tests", "fixtures", "golden_cases.csv"),
+    "--out",
+    expectedCsv,
+    "--raw",
+    "--explain",
+    "3",
+  ],
+  { stdio: ["ignore", "ignore", "inherit"] },
+);
 const [head, ...lines] = readFileSync(expectedCsv, "utf8").trimEnd().split("\n");
 const cols = head.split(",");
 const expected = lines.map((l) => Object.fromEntries(l.split(",").map((v, i) => [cols[i], v])));
@@ -41,13 +56,20 @@ if (expected.length !== cases.length) throw new Error(`native scored ${expected.
 
 function matches(got, i) {
   const e = expected[i];
-  if (!Object.is(got.churn_probability_raw, Number(e.churn_probability_raw))) return `raw ${got.churn_probability_raw} vs ${e.churn_probability_raw}`;
+  if (!Object.is(got.churn_probability_raw, Number(e.churn_probability_raw)))
+    return `raw ${got.churn_probability_raw} vs ${e.churn_probability_raw}`;
   if (!Object.is(got.churn_probability, Number(e.churn_probability))) return `rounded ${got.churn_probability} vs ${e.churn_probability}`;
-  if (got.churn_prediction !== e.churn_prediction || got.risk_level !== e.risk_level) return `label ${got.churn_prediction}/${got.risk_level} vs ${e.churn_prediction}/${e.risk_level}`;
+  if (got.churn_prediction !== e.churn_prediction || got.risk_level !== e.risk_level)
+    return `label ${got.churn_prediction}/${got.risk_level} vs ${e.churn_prediction}/${e.risk_level}`;
   if (got.top_factors !== undefined) {
     for (let k = 0; k < 3; k++) {
       const f = got.top_factors[k];
-      if (f?.field !== e[`why_${k + 1}`] || f?.value !== e[`why_${k + 1}_value`] || !Object.is(f?.contribution, Number(e[`why_${k + 1}_contribution`]))) return `factor ${k + 1} ${JSON.stringify(f)}`;
+      if (
+        f?.field !== e[`why_${k + 1}`] ||
+        f?.value !== e[`why_${k + 1}_value`] ||
+        !Object.is(f?.contribution, Number(e[`why_${k + 1}_contribution`]))
+      )
+        return `factor ${k + 1} ${JSON.stringify(f)}`;
     }
   }
   return null;
@@ -76,10 +98,25 @@ const invalid = [
 function requestFor(n) {
   const slot = n % 100;
   const i = (n * 7919) % cases.length;
-  if (slot < 55) return { kind: "predict", path: "/predict?raw=true&explain=true&top=3", method: "POST", body: JSON.stringify(cases[i]), rows: [i], want: 200 };
+  if (slot < 55)
+    return {
+      kind: "predict",
+      path: "/predict?raw=true&explain=true&top=3",
+      method: "POST",
+      body: JSON.stringify(cases[i]),
+      rows: [i],
+      want: 200,
+    };
   if (slot < 65) {
     const rows = Array.from({ length: 20 }, (_, k) => (i + k * 31) % cases.length);
-    return { kind: "batch", path: "/batch_predict?raw=true", method: "POST", body: JSON.stringify({ customers: rows.map((r) => cases[r]) }), rows, want: 200 };
+    return {
+      kind: "batch",
+      path: "/batch_predict?raw=true",
+      method: "POST",
+      body: JSON.stringify({ customers: rows.map((r) => cases[r]) }),
+      rows,
+      want: 200,
+    };
   }
   if (slot < 95) {
     const [p, m, body, want] = invalid[n % invalid.length];
@@ -137,10 +174,19 @@ try {
       const req = requestFor(n);
       const res = await send(w.url, req);
       stats.statuses[res.status] = (stats.statuses[res.status] ?? 0) + 1;
-      const k = (stats.byKind[req.kind] ??= { sent: 0, ok: 0 });
+      stats.byKind[req.kind] ??= { sent: 0, ok: 0 };
+      const k = stats.byKind[req.kind];
       k.sent += 1;
       const problem = (msg) => {
-        if (stats.examples.length < 10) stats.examples.push({ n, kind: req.kind, path: req.path, status: res.status, msg, body: (res.text ?? res.error ?? "").slice(0, 200) });
+        if (stats.examples.length < 10)
+          stats.examples.push({
+            n,
+            kind: req.kind,
+            path: req.path,
+            status: res.status,
+            msg,
+            body: (res.text ?? res.error ?? "").slice(0, 200),
+          });
       };
       if (res.status === "socket error") {
         stats.socketErrors += 1;
@@ -187,23 +233,30 @@ try {
 const seconds = (Date.now() - started) / 1000;
 const sent = Object.values(stats.byKind).reduce((s, k) => s + k.sent, 0);
 const mb = (kb) => (kb === null ? "n/a" : `${(kb / 1024).toFixed(1)} MB`);
-console.log(`soak: ${sent.toLocaleString("en")} requests to the Worker (${SERVER === "miniflare" ? "workerd via Miniflare" : "wrangler dev --local"}) on 127.0.0.1, ${IN_FLIGHT} in flight, ${seconds.toFixed(1)} s (${Math.round(sent / seconds)} req/s)`);
+console.log(
+  `soak: ${sent.toLocaleString("en")} requests to the Worker (${SERVER === "miniflare" ? "workerd via Miniflare" : "wrangler dev --local"}) on 127.0.0.1, ${IN_FLIGHT} in flight, ${seconds.toFixed(1)} s (${Math.round(sent / seconds)} req/s)`,
+);
 console.log(`  statuses: ${JSON.stringify(stats.statuses)}`);
 for (const [kind, k] of Object.entries(stats.byKind)) console.log(`  ${kind}: ${k.sent} sent, ${k.ok} as expected`);
 console.log(`  5xx: ${stats.fiveXX}; socket errors: ${stats.socketErrors}; unexpected statuses: ${stats.wrongStatus}`);
 console.log(`  valid customers checked against native: ${stats.validChecked.toLocaleString("en")}, mismatches: ${stats.mismatches}`);
 pids.forEach((pid, i) => {
-  console.log(`  workerd pid ${pid} RSS: start ${mb(rss.start[i])}, after 2,000 requests ${mb(rss.afterWarmup?.[i] ?? null)}, end ${mb(rss.end?.[i] ?? null)}, max ${mb(rss.max[i])}`);
+  console.log(
+    `  workerd pid ${pid} RSS: start ${mb(rss.start[i])}, after 2,000 requests ${mb(rss.afterWarmup?.[i] ?? null)}, end ${mb(rss.end?.[i] ?? null)}, max ${mb(rss.max[i])}`,
+  );
   console.log(`    every 10,000 requests: ${rss.series.map((s) => mb(s[i])).join(", ")}`);
 });
 for (const e of stats.examples) console.log(`  example problem: ${JSON.stringify(e)}`);
-const pass = !timedOut && sent === TOTAL && stats.fiveXX === 0 && stats.socketErrors === 0 && stats.wrongStatus === 0 && stats.mismatches === 0;
+const pass =
+  !timedOut && sent === TOTAL && stats.fiveXX === 0 && stats.socketErrors === 0 && stats.wrongStatus === 0 && stats.mismatches === 0;
 console.log(pass ? "soak: PASS" : `soak: FAIL${timedOut ? ` (time limit of ${TIME_LIMIT_MS / 1000} s reached)` : ""}`);
 process.exitCode = pass ? 0 : 1;
 
 /** The workerd child of this process (Miniflare starts it directly). */
 function findMiniflareWorkerd() {
-  for (const p of readFileSync("/proc/self/task/" + process.pid + "/children", "utf8").trim().split(/\s+/)) {
+  for (const p of readFileSync("/proc/self/task/" + process.pid + "/children", "utf8")
+    .trim()
+    .split(/\s+/)) {
     try {
       if (readFileSync(`/proc/${p}/comm`, "utf8").trim() === "workerd") return Number(p);
     } catch {

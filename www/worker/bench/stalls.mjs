@@ -26,7 +26,10 @@ mkdirSync(dir, { recursive: true });
 /** `conns` sequential keep-alive clients for `seconds`; resolves to [{start, ms}] per request. */
 async function load(port, conns, seconds) {
   const body = Buffer.from(JSON.stringify(cases[1]));
-  const request = Buffer.concat([Buffer.from(`POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+  const request = Buffer.concat([
+    Buffer.from(`POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`),
+    body,
+  ]);
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   const samples = [];
@@ -70,7 +73,10 @@ function summary(samples, seconds) {
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
   const q = (p) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))];
   // A pause: requests whose wait overlaps; merge them into intervals of server time lost.
-  const slow = samples.filter((s) => s.ms > PAUSE_MS).map((s) => [s.start, s.start + s.ms]).sort((a, b) => a[0] - b[0]);
+  const slow = samples
+    .filter((s) => s.ms > PAUSE_MS)
+    .map((s) => [s.start, s.start + s.ms])
+    .sort((a, b) => a[0] - b[0]);
   const pauses = [];
   for (const [a, b] of slow) {
     const last = pauses.at(-1);
@@ -79,7 +85,10 @@ function summary(samples, seconds) {
   }
   const lengths = pauses.map(([a, b]) => b - a).sort((a, b) => a - b);
   const lost = lengths.reduce((s, x) => s + x, 0);
-  const gaps = pauses.slice(1).map((p, i) => p[0] - pauses[i][0]).sort((a, b) => a - b);
+  const gaps = pauses
+    .slice(1)
+    .map((p, i) => p[0] - pauses[i][0])
+    .sort((a, b) => a - b);
   return {
     requests: ms.length,
     req_per_s: Math.round(ms.length / seconds),
@@ -114,9 +123,17 @@ for (const [name, config] of servers) {
   }
 }
 const f = (x) => (x >= 10 ? x.toFixed(0) : x.toFixed(2));
-console.log(`\n${DURATION} s per run, one request in flight per connection, every request timed (no correction); pause = a request over ${PAUSE_MS} ms\n`);
-console.log("| server | connections | req/s | p50 | p90 | p99 | max | pauses > " + PAUSE_MS + " ms | median / longest pause | one every | time paused |");
+console.log(
+  `\n${DURATION} s per run, one request in flight per connection, every request timed (no correction); pause = a request over ${PAUSE_MS} ms\n`,
+);
+console.log(
+  "| server | connections | req/s | p50 | p90 | p99 | max | pauses > " +
+    PAUSE_MS +
+    " ms | median / longest pause | one every | time paused |",
+);
 console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
-  console.log(`| ${r.name} | ${r.c} | ${r.req_per_s.toLocaleString("en")} | ${f(r.p50)} ms | ${f(r.p90)} ms | ${f(r.p99)} ms | ${f(r.max)} ms | ${r.pauses} | ${f(r.pause_median_ms)} / ${f(r.pause_max_ms)} ms | ${r.every_s === null ? "—" : r.every_s.toFixed(2) + " s"} | ${(100 * r.share).toFixed(1)} % |`);
+  console.log(
+    `| ${r.name} | ${r.c} | ${r.req_per_s.toLocaleString("en")} | ${f(r.p50)} ms | ${f(r.p90)} ms | ${f(r.p99)} ms | ${f(r.max)} ms | ${r.pauses} | ${f(r.pause_median_ms)} / ${f(r.pause_max_ms)} ms | ${r.every_s === null ? "—" : r.every_s.toFixed(2) + " s"} | ${(100 * r.share).toFixed(1)} % |`,
+  );
 }

@@ -35,7 +35,9 @@ for (let i = 0; i < RUNS; i++) {
   load.push(performance.now() - t);
   m.free();
 }
-console.log(`Node ${process.version}, median of ${RUNS}: wasm compile ${median(compile).toFixed(2)} ms (${wasmBytes.length} B), instantiate ${median(instantiate).toFixed(2)} ms, model load ${median(load).toFixed(2)} ms (${modelBytes.length} B); instantiate + load ${(median(instantiate) + median(load)).toFixed(2)} ms`);
+console.log(
+  `Node ${process.version}, median of ${RUNS}: wasm compile ${median(compile).toFixed(2)} ms (${wasmBytes.length} B), instantiate ${median(instantiate).toFixed(2)} ms, model load ${median(load).toFixed(2)} ms (${modelBytes.length} B); instantiate + load ${(median(instantiate) + median(load)).toFixed(2)} ms`,
+);
 
 // workerd cold starts through Miniflare.
 const env = wranglerEnv();
@@ -51,7 +53,11 @@ async function coldStart(scriptPath) {
     modules: true,
     scriptPath,
     modulesRoot: "/",
-    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }, { type: "Data", include: ["**/*.bin"] }],
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+      { type: "Data", include: ["**/*.bin"] },
+    ],
     compatibilityDate: "2026-04-01",
     cf: false,
   });
@@ -69,4 +75,6 @@ for (let i = 0; i < RUNS_WORKERD; i++) {
   emptyTimes.push(await coldStart(empty));
   churnTimes.push(await coldStart(path.join(WWW, "worker", "src", "index.js")));
 }
-console.log(`workerd via Miniflare, median of ${RUNS_WORKERD}: start to first answer ${median(churnTimes).toFixed(0)} ms for the churn Worker, ${median(emptyTimes).toFixed(0)} ms for an empty Worker: +${(median(churnTimes) - median(emptyTimes)).toFixed(0)} ms`);
+console.log(
+  `workerd via Miniflare, median of ${RUNS_WORKERD}: start to first answer ${median(churnTimes).toFixed(0)} ms for the churn Worker, ${median(emptyTimes).toFixed(0)} ms for an empty Worker: +${(median(churnTimes) - median(emptyTimes)).toFixed(0)} ms`,
+);

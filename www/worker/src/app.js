@@ -34,7 +34,13 @@ function readConfig(env) {
     maxBodyBytes: limit("MAX_BODY_BYTES"),
     maxBatch: limit("MAX_BATCH_CUSTOMERS"),
     // "*" (any origin), "" (no CORS headers) or a comma-separated list of allowed origins.
-    corsOrigins: cors === "*" || cors === "" ? cors : cors.split(",").map((o) => o.trim()).filter(Boolean),
+    corsOrigins:
+      cors === "*" || cors === ""
+        ? cors
+        : cors
+            .split(",")
+            .map((o) => o.trim())
+            .filter(Boolean),
   };
 }
 
@@ -78,7 +84,10 @@ async function discardBody(request, config) {
 
 /** Reads at most `limit` bytes of the body; more is a 413 whatever Content-Length claims. */
 async function readBody(request, limit) {
-  const tooLarge = () => new HttpError(413, `request body is larger than the limit of ${limit} bytes`, [{ field: "body", message: `larger than ${limit} bytes` }]);
+  const tooLarge = () =>
+    new HttpError(413, `request body is larger than the limit of ${limit} bytes`, [
+      { field: "body", message: `larger than ${limit} bytes` },
+    ]);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge();
   if (request.body === null) return new Uint8Array(0);
@@ -120,7 +129,9 @@ async function readJson(request, config) {
   if (type !== null) {
     const media = type.split(";")[0].trim().toLowerCase();
     if (media !== JSON_TYPE && !/^application\/[^/]+\+json$/.test(media)) {
-      throw new HttpError(415, `expected Content-Type: application/json, got ${JSON.stringify(type)}`, [{ field: "content-type", message: `unsupported media type ${JSON.stringify(media)}` }]);
+      throw new HttpError(415, `expected Content-Type: application/json, got ${JSON.stringify(type)}`, [
+        { field: "content-type", message: `unsupported media type ${JSON.stringify(media)}` },
+      ]);
     }
   }
   const bytes = await readBody(request, config.maxBodyBytes);
@@ -147,7 +158,9 @@ function readOptions(url) {
     const v = url.searchParams.get(name);
     if (v === null || v === "false" || v === "0") return false;
     if (v === "" || v === "true" || v === "1") return true;
-    throw new HttpError(400, `${name}: expected true or false, got ${JSON.stringify(v)}`, [{ field: name, message: `expected true or false, got ${JSON.stringify(v)}` }]);
+    throw new HttpError(400, `${name}: expected true or false, got ${JSON.stringify(v)}`, [
+      { field: name, message: `expected true or false, got ${JSON.stringify(v)}` },
+    ]);
   };
   const explain = flag("explain");
   const raw = flag("raw");
@@ -156,7 +169,9 @@ function readOptions(url) {
   if (t !== null) {
     top = /^[0-9]{1,3}$/.test(t) ? Number(t) : NaN;
     if (!(top >= 1 && top <= MAX_TOP)) {
-      throw new HttpError(400, `top: expected an integer from 1 to ${MAX_TOP}, got ${JSON.stringify(t)}`, [{ field: "top", message: `expected an integer from 1 to ${MAX_TOP}, got ${JSON.stringify(t)}` }]);
+      throw new HttpError(400, `top: expected an integer from 1 to ${MAX_TOP}, got ${JSON.stringify(t)}`, [
+        { field: "top", message: `expected an integer from 1 to ${MAX_TOP}, got ${JSON.stringify(t)}` },
+      ]);
     }
   }
   return { explain, raw, top };
@@ -180,7 +195,12 @@ function scoreOne(model, customer, opts, timestamp) {
   let r;
   if (opts.explain) {
     const e = model.explain(customer, opts.top);
-    r = { churn_probability: e.churn_probability, churn_prediction: e.churn_prediction, risk_level: e.risk_level, model_version: e.model_version };
+    r = {
+      churn_probability: e.churn_probability,
+      churn_prediction: e.churn_prediction,
+      risk_level: e.risk_level,
+      model_version: e.model_version,
+    };
     if (opts.raw) r.churn_probability_raw = e.churn_probability_raw;
     r.top_factors = e.top_factors;
   } else {
@@ -245,29 +265,40 @@ export function createWorker(wasmModule, modelBytes) {
         const body = await readJson(request, config);
         if (body === null || typeof body !== "object" || Array.isArray(body)) {
           const got = kindOf(body);
-          throw new HttpError(400, `expected a JSON object {"customers": [...]}, got ${got}`, [{ field: "body", message: `expected an object, got ${got}` }]);
+          throw new HttpError(400, `expected a JSON object {"customers": [...]}, got ${got}`, [
+            { field: "body", message: `expected an object, got ${got}` },
+          ]);
         }
         const customers = body.customers;
-        if (customers === undefined) throw new HttpError(400, "missing field: customers", [{ field: "customers", message: "missing field" }]);
+        if (customers === undefined)
+          throw new HttpError(400, "missing field: customers", [{ field: "customers", message: "missing field" }]);
         if (!Array.isArray(customers)) {
           const got = kindOf(customers);
-          throw new HttpError(400, `customers: expected an array, got ${got}`, [{ field: "customers", message: `expected an array, got ${got}` }]);
+          throw new HttpError(400, `customers: expected an array, got ${got}`, [
+            { field: "customers", message: `expected an array, got ${got}` },
+          ]);
         }
-        if (customers.length === 0) throw new HttpError(400, "customers: empty batch (expected at least 1 customer)", [{ field: "customers", message: "empty batch" }]);
+        if (customers.length === 0)
+          throw new HttpError(400, "customers: empty batch (expected at least 1 customer)", [
+            { field: "customers", message: "empty batch" },
+          ]);
         if (customers.length > config.maxBatch) {
-          throw new HttpError(413, `customers: ${customers.length} customers is more than the limit of ${config.maxBatch} per request`, [{ field: "customers", message: `more than ${config.maxBatch} customers` }]);
+          throw new HttpError(413, `customers: ${customers.length} customers is more than the limit of ${config.maxBatch} per request`, [
+            { field: "customers", message: `more than ${config.maxBatch} customers` },
+          ]);
         }
         // Plain batches go through the core in one call; explain/raw need one call per row.
-        const results = opts.explain || opts.raw
-          ? customers.map((c, row) => {
-              try {
-                return scoreOne(model, c, opts);
-              } catch (e) {
-                if (!isInvalidInput(e)) throw e;
-                return { row, error: `row ${row}: ${e.message}`, details: e.details };
-              }
-            })
-          : model.predictBatch(customers);
+        const results =
+          opts.explain || opts.raw
+            ? customers.map((c, row) => {
+                try {
+                  return scoreOne(model, c, opts);
+                } catch (e) {
+                  if (!isInvalidInput(e)) throw e;
+                  return { row, error: `row ${row}: ${e.message}`, details: e.details };
+                }
+              })
+            : model.predictBatch(customers);
         const details = [];
         let bad = 0;
         for (const r of results) {
@@ -292,12 +323,18 @@ export function createWorker(wasmModule, modelBytes) {
     },
   };
 
-  async function handle(request, env, requestId) {
+  async function handle(request, env) {
     if (config === null) config = readConfig(env);
     const cors = corsHeaders(config, request);
     const url = new URL(request.url);
     const route = routes[url.pathname];
-    if (route === undefined) throw new HttpError(404, `not found: ${url.pathname}`, [{ field: "path", message: `no such endpoint (endpoints: ${Object.keys(routes).join(", ")})` }], cors);
+    if (route === undefined)
+      throw new HttpError(
+        404,
+        `not found: ${url.pathname}`,
+        [{ field: "path", message: `no such endpoint (endpoints: ${Object.keys(routes).join(", ")})` }],
+        cors,
+      );
     const methods = Object.keys(route);
     if (methods.includes("GET")) methods.push("HEAD");
     const allow = [...methods, "OPTIONS"].join(", ");
@@ -312,7 +349,12 @@ export function createWorker(wasmModule, modelBytes) {
     }
     const method = request.method === "HEAD" && route.GET ? "GET" : request.method;
     if (route[method] === undefined) {
-      throw new HttpError(405, `method ${request.method} not allowed on ${url.pathname} (allowed: ${allow})`, [{ field: "method", message: `expected ${methods.join(" or ")}` }], { ...cors, allow });
+      throw new HttpError(
+        405,
+        `method ${request.method} not allowed on ${url.pathname} (allowed: ${allow})`,
+        [{ field: "method", message: `expected ${methods.join(" or ")}` }],
+        { ...cors, allow },
+      );
     }
     if (startupError !== null) throw startupError;
     const body = await route[method](request, url);
@@ -323,18 +365,26 @@ export function createWorker(wasmModule, modelBytes) {
     async fetch(request, env) {
       const requestId = request.headers.get("cf-ray") ?? crypto.randomUUID();
       try {
-        const response = await handle(request, env, requestId);
+        const response = await handle(request, env);
         response.headers.set("x-request-id", requestId);
         return response;
       } catch (e) {
         if (e instanceof HttpError) {
           await discardBody(request, config);
-          return json(e.status, { error: e.message, details: e.details }, { ...e.headers, ...safeCors(config, request), "x-request-id": requestId });
+          return json(
+            e.status,
+            { error: e.message, details: e.details },
+            { ...e.headers, ...safeCors(config, request), "x-request-id": requestId },
+          );
         }
         console.error(`churn worker: request ${requestId} ${request.method} ${request.url} failed: ${e?.stack ?? e}`);
         const path = new URL(request.url).pathname;
         if (path === "/health" && startupError !== null) {
-          return json(503, { status: "unhealthy", model_loaded: false, error: "model failed to load", request_id: requestId }, { ...safeCors(config, request), "x-request-id": requestId });
+          return json(
+            503,
+            { status: "unhealthy", model_loaded: false, error: "model failed to load", request_id: requestId },
+            { ...safeCors(config, request), "x-request-id": requestId },
+          );
         }
         return json(500, { error: "internal error", request_id: requestId }, { ...safeCors(config, request), "x-request-id": requestId });
       }
