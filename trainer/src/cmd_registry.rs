@@ -14,7 +14,7 @@ use crate::registry::{
     new_run_id, sha256_hex, shell_join, MlflowLink, NewRun, Registry, RunData, RunModel, RunRecord, VersionRecord,
 };
 use crate::scoring::metrics_on;
-use crate::GateFailed;
+use crate::output::GateFailed;
 
 /// What `churn train` recorded: shown in its summary and JSON.
 pub struct Recorded {

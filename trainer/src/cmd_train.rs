@@ -17,7 +17,7 @@ use crate::data::{self, line_of, Selection, Table};
 use crate::output::{threads, write_atomic, Spans};
 use crate::select::{self, Fixed, Spec};
 use crate::train::{self, ForestParams};
-use crate::GateFailed;
+use crate::output::GateFailed;
 
 /// ROC points kept in the model card.
 const ROC_POINTS: usize = 101;
@@ -103,7 +103,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
     for block in encoded {
         x.extend(block?);
     }
-    let x_train: Vec<f64> = train_rows.iter().flat_map(|&r| x[r * nf..(r + 1) * nf].iter().copied()).collect();
+    // The text cells are no longer needed (they take more memory than the numbers).
+    drop(columns);
+    drop(table);
+    let rows_of = |x: &[f64], rows: &[usize]| -> Vec<f64> {
+        rows.iter().flat_map(|&r| x[r * nf..(r + 1) * nf].iter().copied()).collect()
+    };
+    let x_test = rows_of(&x, &test_rows);
+    // Without held-out rows the training matrix is the encoded matrix itself, not a copy.
+    let x_train = if test_rows.is_empty() { x } else { rows_of(&x, &train_rows) };
     let y_train: Vec<bool> = train_rows.iter().map(|&r| labels[r]).collect();
     spans.mark("encode");
 
@@ -142,7 +150,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     // Held-out metrics, scored by the core itself.
     if !test_rows.is_empty() {
         let model = Model::new(artifact.clone()).context("the new model does not load")?;
-        let p: Vec<f64> = test_rows.iter().map(|&r| model.probability(&x[r * nf..(r + 1) * nf])).collect();
+        let p: Vec<f64> = x_test.chunks(nf).map(|row| model.probability(row)).collect();
         let y: Vec<bool> = test_rows.iter().map(|&r| labels[r]).collect();
         artifact.card.test_metrics = Some(Metrics::compute(&p, &y, artifact.policy.threshold));
         artifact.card.roc = roc_curve(&p, &y, ROC_POINTS);

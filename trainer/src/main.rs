@@ -20,16 +20,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// A quality gate refused the model: exit code 3.
-#[derive(Debug)]
-pub struct GateFailed(pub String);
+use crate::output::GateFailed;
 
-impl std::fmt::Display for GateFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for GateFailed {}
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

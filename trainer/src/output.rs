@@ -75,3 +75,14 @@ impl Spans {
         }
     }
 }
+
+/// A quality gate refused the model: exit code 3.
+#[derive(Debug)]
+pub struct GateFailed(pub String);
+
+impl std::fmt::Display for GateFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for GateFailed {}
