@@ -10,11 +10,11 @@ use serde_json::{json, Value as Json};
 use crate::cli::{ModelsCommand, PromoteArgs, RegistryCommand, RollbackArgs, RunsCommand, TrainArgs, UnknownArg};
 use crate::mlflow::{LoggedRun, Tracking};
 use crate::output::write_atomic;
+use crate::output::GateFailed;
 use crate::registry::{
     new_run_id, sha256_hex, shell_join, MlflowLink, NewRun, Registry, RunData, RunModel, RunRecord, VersionRecord,
 };
 use crate::scoring::metrics_on;
-use crate::output::GateFailed;
 
 /// What `churn train` recorded: shown in its summary and JSON.
 pub struct Recorded {

@@ -14,10 +14,10 @@ use sha2::{Digest, Sha256};
 use crate::boost::{self, Binned};
 use crate::cli::{ModelArg, TrainArgs, UnknownArg};
 use crate::data::{self, line_of, Selection, Table};
+use crate::output::GateFailed;
 use crate::output::{threads, write_atomic, Spans};
 use crate::select::{self, Fixed, Spec};
 use crate::train::{self, ForestParams};
-use crate::output::GateFailed;
 
 /// ROC points kept in the model card.
 const ROC_POINTS: usize = 101;

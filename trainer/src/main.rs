@@ -22,7 +22,6 @@ use clap::Parser;
 
 use crate::output::GateFailed;
 
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
