@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the committed fuzz seeds (fuzz/corpus/*/seed-*) and the record dictionary.
 # Run it deliberately and commit the result:  bash fuzz/make-seeds.sh
-#   corpus/artifact: golden.bin, and two small models the CLI trains (1 tree on 2 fields; 3 trees
+#   corpus/artifact: golden.bin (a forest), golden_gbt.bin (boosted trees), format_v1.bin (the
+#                    format-version-1 reader), and two small forests the CLI trains (1 tree on 2 fields; 3 trees
 #                    on 5 fields with held-out metrics and most-frequent unknown categories), so
 #                    mutations are cheap and every section of the format is present.
 #   corpus/record:   golden cases as JSON objects, a batch array, CSV lines, and bad values
@@ -15,11 +16,13 @@ mkdir -p "$out/artifact" "$out/record"
 cargo build --release -q -p trainer
 churn=target/release/churn
 cp tests/fixtures/golden.bin "$out/artifact/seed-golden.bin"
+cp tests/fixtures/golden_gbt.bin "$out/artifact/seed-golden-gbt.bin"
+cp tests/fixtures/format_v1.bin "$out/artifact/seed-v1-golden.bin"
 SOURCE_DATE_EPOCH=1767225600 "$churn" train --data data/telco_train.csv --out "$out/artifact/seed-tiny.bin" \
-  --features tenure,Contract --trees 1 --max-depth 2 --seed 1 --test-fraction 0 \
+  --features tenure,Contract --model rf --trees 1 --max-depth 2 --seed 1 --test-fraction 0 \
   --name tiny --model-version tiny-1 >/dev/null
 SOURCE_DATE_EPOCH=1767225600 "$churn" train --data data/telco_train.csv --out "$out/artifact/seed-small.bin" \
-  --features tenure,Contract,TotalCharges,InternetService,SeniorCitizen --trees 3 --max-depth 4 \
+  --features tenure,Contract,TotalCharges,InternetService,SeniorCitizen --model rf --trees 3 --max-depth 4 \
   --seed 2 --test-fraction 0.2 --unknown-category most-frequent --name small --model-version small-1 >/dev/null
 
 python3 - "$out/record" <<'PY'

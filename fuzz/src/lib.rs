@@ -57,7 +57,7 @@ fn check_file(bytes: &[u8]) {
 /// and checks the single, batch and explanation paths against each other.
 fn exercise_forest(model: &Model) {
     let nf = model.n_features();
-    let tables = &model.artifact().forest.thresholds;
+    let tables = model.artifact().ensemble.thresholds();
     let pick = |f: usize, r: usize| -> f64 {
         let t = &tables[f];
         match (r, t.first(), t.last()) {

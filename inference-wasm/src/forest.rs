@@ -127,6 +127,14 @@ impl Ensemble {
         }
     }
 
+    /// Per feature: the distinct thresholds its splits use.
+    pub fn thresholds(&self) -> &[Vec<f64>] {
+        match self {
+            Ensemble::Forest(f) => &f.thresholds,
+            Ensemble::Boosted(b) => &b.thresholds,
+        }
+    }
+
     /// Checks every invariant traversal relies on, then builds the in-memory form.
     pub fn compile(&self) -> Result<CompiledForest, ForestError> {
         match self {

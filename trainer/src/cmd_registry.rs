@@ -2,12 +2,13 @@
 //! `churn registry check`) and what `churn train` records after it has written its model.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use inference_wasm::Artifact;
+use inference_wasm::{Artifact, FieldKind, Unknown};
 use serde_json::{json, Value as Json};
 
-use crate::cli::{ModelsCommand, PromoteArgs, RegistryCommand, RollbackArgs, RunsCommand, TrainArgs, UnknownArg};
+use crate::cli::{ModelsCommand, PromoteArgs, RegistryCommand, RollbackArgs, RunsCommand, TrainArgs};
 use crate::mlflow::{LoggedRun, Tracking};
 use crate::output::write_atomic;
 use crate::output::GateFailed;
@@ -50,32 +51,48 @@ impl Recorded {
     }
 }
 
-/// Checks the registry and MLflow flags of `churn train` before any work is done.
-pub fn check_train_flags(a: &TrainArgs) -> Result<()> {
-    if a.no_registry {
-        return Ok(());
-    }
-    if let Some(name) = &a.register {
-        crate::registry::check_name("--register", name)?;
-    }
-    Tracking::from_flag(a.tracking.tracking_uri.as_deref())?;
-    Registry::check_creatable(&a.registry)
+/// Where `churn train` records its run, decided from the flags once, before any work is done:
+/// the registry records from this plan and the written model, not from the command's flags.
+pub struct RecordPlan {
+    registry: PathBuf,
+    register: Option<String>,
+    tracking: Option<Tracking>,
+    experiment: String,
+    data: PathBuf,
+    out: PathBuf,
 }
 
-/// Records a finished `churn train` in the registry (and MLflow, if configured). Called after
-/// the model file was written (or refused by `--min-auc`: `written` false).
+impl RecordPlan {
+    /// Checks the registry and MLflow flags; `None` with `--no-registry`.
+    pub fn from_args(a: &TrainArgs) -> Result<Option<RecordPlan>> {
+        if a.no_registry {
+            return Ok(None);
+        }
+        if let Some(name) = &a.register {
+            crate::registry::check_name("--register", name)?;
+        }
+        let tracking = Tracking::from_flag(a.tracking.tracking_uri.as_deref())?;
+        Registry::check_creatable(&a.registry)?;
+        Ok(Some(RecordPlan {
+            registry: a.registry.clone(),
+            register: a.register.clone(),
+            tracking,
+            experiment: a.experiment.clone(),
+            data: a.data.clone(),
+            out: a.out.clone(),
+        }))
+    }
+}
+
+/// Records a finished `churn train` in the registry (and MLflow, if the plan has a tracking
+/// server). Called after the model file was written (or refused by `--min-auc`: `written` false).
 pub fn record_train(
-    a: &TrainArgs,
+    a: &RecordPlan,
     artifact: &Artifact,
     bytes: &[u8],
     written: bool,
     seconds: f64,
-) -> Result<Option<Recorded>> {
-    if a.no_registry {
-        return Ok(None);
-    }
-    // Flags are checked before anything is written.
-    let tracking = Tracking::from_flag(a.tracking.tracking_uri.as_deref())?;
+) -> Result<Recorded> {
     let reg = Registry::open_or_create(&a.registry)?;
     let card = &artifact.card;
     let s = &artifact.schema;
@@ -91,7 +108,16 @@ pub fn record_train(
     put("decimals", p.decimals.to_string());
     put(
         "unknown_category",
-        if a.unknown_category == UnknownArg::MostFrequent { "most-frequent" } else { "error" }.into(),
+        // From the written model: the rule its categorical fields carry.
+        if s.fields
+            .iter()
+            .any(|f| matches!(&f.kind, FieldKind::Categorical(c) if matches!(c.unknown, Unknown::AsLevel(_))))
+        {
+            "most-frequent"
+        } else {
+            "error"
+        }
+        .into(),
     );
     put("target", format!("{}={}", s.target.column, s.target.positive));
     put("id_column", s.id_column.clone().unwrap_or_default());
@@ -152,19 +178,19 @@ pub fn record_train(
         mlflow: None,
         mlflow_error: None,
     };
-    if let Some(t) = tracking {
-        match log_to_mlflow(&t, &reg, a, &new, &imp, rec.version.as_ref()) {
+    if let Some(t) = &a.tracking {
+        match log_to_mlflow(t, &reg, a, &new, &imp, rec.version.as_ref()) {
             Ok(link) => rec.mlflow = Some(link),
             Err(e) => rec.mlflow_error = Some(e),
         }
     }
-    Ok(Some(rec))
+    Ok(rec)
 }
 
 fn log_to_mlflow(
     t: &Tracking,
     reg: &Registry,
-    a: &TrainArgs,
+    a: &RecordPlan,
     run: &NewRun,
     importances: &[(&str, f64)],
     version: Option<&(String, u32)>,

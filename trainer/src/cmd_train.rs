@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::boost::{self, Binned};
 use crate::cli::{ModelArg, TrainArgs, UnknownArg};
+use crate::cmd_registry::{record_train, RecordPlan};
 use crate::data::{self, line_of, Selection, Table};
 use crate::output::GateFailed;
 use crate::output::{threads, write_atomic, Spans};
@@ -41,7 +42,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if a.min_auc.is_some() && a.test_fraction == 0.0 {
         bail!("--min-auc needs held-out rows to measure; use --test-fraction > 0");
     }
-    crate::cmd_registry::check_train_flags(&a)?;
+    let record = RecordPlan::from_args(&a)?;
 
     let bytes = std::fs::read(&a.data).with_context(|| format!("reading {}", a.data.display()))?;
     let data_sha256 = hex(&Sha256::digest(&bytes));
@@ -176,14 +177,16 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let (nodes, leaves, depth) = model.forest().shape();
     let seconds = started.elapsed().as_secs_f64();
     // The run goes to the registry (and MLflow) whether or not the gate passed: nothing is lost.
-    let recorded =
-        crate::cmd_registry::record_train(&a, &artifact, &bytes, gate.is_none(), seconds).with_context(|| {
+    let recorded = match &record {
+        None => None,
+        Some(plan) => Some(record_train(plan, &artifact, &bytes, gate.is_none(), seconds).with_context(|| {
             if gate.is_none() {
                 format!("the model file {} was written", a.out.display())
             } else {
                 "no model file written".into()
             }
-        })?;
+        })?),
+    };
     if a.json {
         let out = json!({
             "model": a.out,

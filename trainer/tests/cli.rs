@@ -274,3 +274,81 @@ fn bad_scoring_input_is_explained() {
     fails(&["inspect", &not_model], 2, "not a churn model file");
     fails(&["evaluate", "--model", &model, "--data", &missing_col], 2, "lacks column");
 }
+
+#[test]
+fn model_selection_by_default_records_a_leaderboard_and_trains_the_chosen_setting() {
+    let d = tmp();
+    let model = path(&d, "auto.bin");
+    let t = json(&ok(&["train", "--no-registry", "--data", &data("telco_train.csv"), "--out", &model, "--json"]));
+    let board = t["card"]["selection"].as_array().expect("a leaderboard");
+    // Both kinds were cross-validated (5 folds), best mean first.
+    assert_eq!(board.len(), 5, "{board:?}");
+    assert!(board.iter().any(|c| c["model_kind"] == "rf") && board.iter().any(|c| c["model_kind"] == "gbt"));
+    let means: Vec<f64> = board.iter().map(|c| c["cv_auc_mean"].as_f64().unwrap()).collect();
+    assert!(means.windows(2).all(|w| w[0] >= w[1]), "{means:?}");
+    assert!(board.iter().all(|c| c["folds"] == 5 && c["cv_auc_sd"].as_f64().unwrap() >= 0.0));
+    // The model is one of the candidates, with exactly its settings.
+    let params = &t["card"]["params"];
+    let chosen: Vec<&serde_json::Value> = board
+        .iter()
+        .filter(|c| {
+            c.as_object().unwrap().iter().all(|(k, v)| {
+                k.starts_with("cv_") || ["folds", "nodes", "fit_seconds"].contains(&k.as_str()) || params[k] == *v
+            })
+        })
+        .collect();
+    assert_eq!(chosen.len(), 1, "params {params} not in {board:?}");
+    let info = json(&ok(&["inspect", &model, "--json"]));
+    assert_eq!(info["sizes"]["model_kind"], params["model_kind"]);
+    assert_eq!(info["card"]["selection"], t["card"]["selection"]);
+    // The text summary shows the leaderboard with the chosen line marked.
+    let text = ok(&["inspect", &model]);
+    assert!(text.contains("model selection (5-fold cross-validation") && text.contains("  * "), "{text}");
+}
+
+#[test]
+fn fixed_settings_skip_the_search_and_bad_settings_are_refused() {
+    let d = tmp();
+    let model = path(&d, "m.bin");
+    let base = ["train", "--no-registry", "--data", &data("telco_train.csv"), "--out", &model, "--json"];
+    let rf = json(&ok(&[
+        &base[..],
+        &["--model", "rf", "--trees", "10", "--max-depth", "3", "--min-samples-leaf", "5", "--mtry", "2"],
+    ]
+    .concat()));
+    assert_eq!(rf["card"]["selection"], serde_json::json!([]));
+    assert_eq!(rf["card"]["params"]["model_kind"], "rf");
+    assert_eq!(rf["card"]["params"]["trees"], 10);
+    let gbt =
+        json(&ok(
+            &[&base[..], &["--model", "gbt", "--trees", "12", "--max-leaves", "4", "--learning-rate", "0.3"]].concat()
+        ));
+    assert_eq!(gbt["card"]["params"]["model_kind"], "gbt");
+    assert_eq!(gbt["card"]["params"]["trees"], 12);
+    assert_eq!(gbt["card"]["selection"].as_array().unwrap().len(), 3, "max depth is still chosen");
+    fails(&[&base[..], &["--learning-rate", "0"]].concat(), 2, "--learning-rate must be in (0, 1], got 0");
+    fails(&[&base[..], &["--time-budget=-1"]].concat(), 2, "--time-budget must be a number of seconds >= 0");
+    fails(&[&base[..], &["--model", "xgb"]].concat(), 2, "invalid value 'xgb' for '--model <MODEL>'");
+    // A spent budget stops the search after the first candidate, and says so.
+    let quick = json(&ok(&[&base[..], &["--time-budget", "0"]].concat()));
+    assert_eq!(quick["card"]["selection"].as_array().unwrap().len(), 1);
+    let notes = quick["notes"].to_string();
+    assert!(notes.contains("model selection stopped after 1 of 5 candidates"), "{notes}");
+}
+
+#[test]
+fn a_file_too_small_for_cross_validation_trains_one_setting_with_a_note() {
+    let d = tmp();
+    let text = std::fs::read_to_string(data("telco_train.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut small = vec![lines.next().unwrap().to_string()];
+    small.extend(lines.clone().filter(|l| l.ends_with(",Yes")).take(3).map(String::from));
+    small.extend(lines.filter(|l| l.ends_with(",No")).take(30).map(String::from));
+    let csv = write(&d, "small.csv", &(small.join("\n") + "\n"));
+    let model = path(&d, "small.bin");
+    let out = churn(&["train", "--no-registry", "--data", &csv, "--out", &model, "--test-fraction", "0"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("note: model selection skipped: 5-fold cross-validation needs at least 5 churners and 5 others among the training rows (have 3 and 30)"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("RandomForest"));
+}
