@@ -97,7 +97,20 @@ fn check_explained(model: &Model, e: &inference_wasm::Explanation, x: &[f64], p:
     assert_eq!(e.probability.to_bits(), p.to_bits(), "explanation's probability differs");
     assert_eq!(e.contributions.len(), nf);
     let total: f64 = e.base_value + e.contributions.iter().map(|c| c.contribution).sum::<f64>();
-    assert!((total - p).abs() <= 1e-9, "base + contributions = {total}, probability {p}");
+    // A forest's values are in [0, 1]. A boosted model's may be up to ±1024 (the format's bound),
+    // and a hostile file's large values that cancel along a path leave float rounding in
+    // proportion: at most ~eps per addition times the largest magnitude summed, times the
+    // additions (trees × path length + fields), times the sigmoid's slope (≤ 1/4).
+    let tolerance = match &model.artifact().ensemble {
+        inference_wasm::Ensemble::Forest(_) => 1e-9,
+        inference_wasm::Ensemble::Boosted(b) => {
+            let largest = b.values.iter().fold(b.base_score.abs(), |m, v| m.max(v.abs()));
+            let (_, _, depth) = model.forest().shape();
+            let additions = (b.tree_sizes.len() * (depth + 1) + nf) as f64;
+            1e-9 + f64::EPSILON * additions * additions * 2.0 * largest
+        }
+    };
+    assert!((total - p).abs() <= tolerance, "base + contributions = {total}, probability {p}");
     let mut seen = vec![false; nf];
     for c in &e.contributions {
         assert!(!std::mem::replace(&mut seen[c.field], true), "field {} listed twice", c.field);

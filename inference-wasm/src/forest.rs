@@ -193,6 +193,14 @@ fn invalid(msg: impl Into<String>) -> ForestError {
 /// the loader build an arbitrarily large table.
 pub const MAX_NODES: usize = 16 << 20;
 
+/// Largest magnitude of a boosted model's base score and node values (log-odds). A trainer's
+/// values are far smaller (the trainer caps a leaf at [`MAX_LEAF_STEP`]); the bound keeps a
+/// hostile file's explanations and sums within float rounding of the truth.
+pub const MAX_BOOSTED_VALUE: f64 = 1024.0;
+
+/// Largest leaf output the trainer writes (margin units; e^16 ≈ 9·10⁶ in odds).
+pub const MAX_LEAF_STEP: f64 = 16.0;
+
 /// Deepest tree the format accepts (splits from the root to a leaf); the trainer allows 64.
 /// Bounds the scratch space of an explanation.
 pub const MAX_DEPTH: usize = 256;
@@ -265,13 +273,13 @@ impl Boosted {
     /// Lays boosted trees out in the compact form: `base_score` (log-odds) plus the trees'
     /// outputs. Fails if a value is not finite or a tree is malformed.
     pub fn build(n_features: u32, base_score: f64, trees: &[Vec<BuildNode>]) -> Result<Boosted, ForestError> {
-        if !base_score.is_finite() {
-            return Err(invalid(format!("base score {base_score} is not finite")));
+        if !(base_score.abs() <= MAX_BOOSTED_VALUE) {
+            return Err(invalid(format!("base score {base_score} is not in [-1024, 1024]")));
         }
         let mut values = Vec::new();
         let l = lay_out(n_features, trees, |t, id, value| {
-            if !value.is_finite() {
-                return Err(invalid(format!("tree {t} node {id}: value {value} is not finite")));
+            if !(value.abs() <= MAX_BOOSTED_VALUE) {
+                return Err(invalid(format!("tree {t} node {id}: value {value} is not in [-1024, 1024]")));
             }
             values.push(value);
             Ok(())
@@ -294,11 +302,12 @@ impl Boosted {
         if self.values.len() != n {
             return Err(invalid(format!("array lengths disagree: {n} node kinds, {} values", self.values.len())));
         }
-        if !self.base_score.is_finite() {
-            return Err(invalid("the base score is not finite"));
+        // (NaN fails these comparisons too.)
+        if !(self.base_score.abs() <= MAX_BOOSTED_VALUE) {
+            return Err(invalid("the base score is not in [-1024, 1024]"));
         }
-        if let Some(i) = self.values.iter().position(|v| !v.is_finite()) {
-            return Err(invalid(format!("node {i}: value is not finite")));
+        if let Some(i) = self.values.iter().position(|v| !(v.abs() <= MAX_BOOSTED_VALUE)) {
+            return Err(invalid(format!("node {i}: value is not in [-1024, 1024]")));
         }
         compile_parts(
             Parts {
@@ -1045,5 +1054,62 @@ mod tests {
         let mut f = good;
         f.split_feature = vec![1, 0, 2, 0, 0]; // right offsets now point into the wrong subtree
         assert!(f.compile().is_err());
+    }
+
+    /// Two boosted trees: x0 <= 0.5 ? -0.4 : 0.6 (mean 0.1), and x1 <= 2.5 ? 0.3 : -0.2 (mean 0.05).
+    fn boosted() -> Boosted {
+        let t1 = vec![
+            BuildNode::Split { feature: 0, threshold: 0.5, value: 0.1, left: 1, right: 2 },
+            BuildNode::Leaf { value: -0.4 },
+            BuildNode::Leaf { value: 0.6 },
+        ];
+        let t2 = vec![
+            BuildNode::Split { feature: 1, threshold: 2.5, value: 0.05, left: 1, right: 2 },
+            BuildNode::Leaf { value: 0.3 },
+            BuildNode::Leaf { value: -0.2 },
+        ];
+        Boosted::build(2, -1.0, &[t1, t2]).unwrap()
+    }
+
+    #[test]
+    fn boosted_trees_use_the_logistic_link_and_explain_additively() {
+        let c = boosted().compile().unwrap();
+        assert_eq!(c.link(), Link::Logistic { base: -1.0 });
+        for x in [[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [1.0, 3.0]] {
+            let leaf0 = if x[0] <= 0.5 { -0.4 } else { 0.6 };
+            let leaf1 = if x[1] <= 2.5 { 0.3 } else { -0.2 };
+            // base + trees, added in tree order, then the one sigmoid.
+            let p = sigmoid(-1.0 + leaf0 + leaf1);
+            assert_eq!(c.probability(&x).to_bits(), p.to_bits());
+            let mut batch = [0.0];
+            c.probabilities(&x, &mut batch);
+            assert_eq!(batch[0].to_bits(), p.to_bits());
+            let mut out = [0.0; 2];
+            assert_eq!(c.contributions(&x, &mut out).to_bits(), p.to_bits());
+            assert!((c.base_value() + out[0] + out[1] - p).abs() <= 1e-12);
+            // Each feature's share keeps the sign of its margin change.
+            assert_eq!(out[0] > 0.0, leaf0 > 0.1);
+            assert_eq!(out[1] > 0.0, leaf1 > 0.05);
+        }
+        assert_eq!(c.base_value().to_bits(), sigmoid(-1.0 + 0.1 + 0.05).to_bits());
+        // libm's exp, the same on every target: these bits are the contract (docs/FORMAT.md).
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert_eq!(sigmoid(-0.55).to_bits(), 0x3FD7_6A52_8DD8_4134_u64);
+    }
+
+    #[test]
+    fn boosted_values_must_be_finite_and_bounded() {
+        let leaf = |value| vec![BuildNode::Leaf { value }];
+        assert!(Boosted::build(1, 0.0, &[leaf(1024.0)]).is_ok());
+        for bad in [1024.5, -2000.0, f64::NAN, f64::INFINITY] {
+            assert!(Boosted::build(1, 0.0, &[leaf(bad)]).is_err(), "{bad}");
+            assert!(Boosted::build(1, bad, &[leaf(0.0)]).is_err(), "base {bad}");
+            let mut b = boosted();
+            b.values[1] = bad;
+            assert!(b.compile().is_err(), "{bad}");
+        }
+        let mut b = boosted();
+        b.values.pop();
+        assert!(b.compile().unwrap_err().to_string().contains("array lengths disagree"));
     }
 }

@@ -14,6 +14,7 @@
 //! for bit (checked before anything is written: [`check_export`]).
 
 use anyhow::{bail, Result};
+use inference_wasm::forest::MAX_LEAF_STEP;
 use inference_wasm::{sigmoid, Boosted, BuildNode};
 
 /// Bins per feature, at most (codes fit in a byte).
@@ -394,9 +395,10 @@ fn grow(
         }
         leaves += 1;
     }
-    // Leaf values: the Newton step, shrunk. Then every split's mean output over its rows.
+    // Leaf values: the Newton step, shrunk, capped at ±MAX_LEAF_STEP (only ever reached by a
+    // large leaf of confidently wrong rows). Then every split's mean output over its rows.
     for o in &open {
-        nodes[o.node].value = -p.learning_rate * o.g / (o.h + p.l2);
+        nodes[o.node].value = (-p.learning_rate * o.g / (o.h + p.l2)).clamp(-MAX_LEAF_STEP, MAX_LEAF_STEP);
     }
     fill_split_values(&mut nodes, 0);
     (Tree { nodes }, open.iter().map(|o| (o.node, o.start, o.end)).collect())
