@@ -198,6 +198,11 @@ pub const MAX_NODES: usize = 16 << 20;
 /// hostile file's explanations and sums within float rounding of the truth.
 pub const MAX_BOOSTED_VALUE: f64 = 1024.0;
 
+/// A boosted value the format accepts: within ±[`MAX_BOOSTED_VALUE`] (so not NaN or infinite).
+fn bounded(v: f64) -> bool {
+    (-MAX_BOOSTED_VALUE..=MAX_BOOSTED_VALUE).contains(&v)
+}
+
 /// Largest leaf output the trainer writes (margin units; e^16 ≈ 9·10⁶ in odds).
 pub const MAX_LEAF_STEP: f64 = 16.0;
 
@@ -273,12 +278,12 @@ impl Boosted {
     /// Lays boosted trees out in the compact form: `base_score` (log-odds) plus the trees'
     /// outputs. Fails if a value is not finite or a tree is malformed.
     pub fn build(n_features: u32, base_score: f64, trees: &[Vec<BuildNode>]) -> Result<Boosted, ForestError> {
-        if !(base_score.abs() <= MAX_BOOSTED_VALUE) {
+        if !bounded(base_score) {
             return Err(invalid(format!("base score {base_score} is not in [-1024, 1024]")));
         }
         let mut values = Vec::new();
         let l = lay_out(n_features, trees, |t, id, value| {
-            if !(value.abs() <= MAX_BOOSTED_VALUE) {
+            if !bounded(value) {
                 return Err(invalid(format!("tree {t} node {id}: value {value} is not in [-1024, 1024]")));
             }
             values.push(value);
@@ -302,11 +307,10 @@ impl Boosted {
         if self.values.len() != n {
             return Err(invalid(format!("array lengths disagree: {n} node kinds, {} values", self.values.len())));
         }
-        // (NaN fails these comparisons too.)
-        if !(self.base_score.abs() <= MAX_BOOSTED_VALUE) {
+        if !bounded(self.base_score) {
             return Err(invalid("the base score is not in [-1024, 1024]"));
         }
-        if let Some(i) = self.values.iter().position(|v| !(v.abs() <= MAX_BOOSTED_VALUE)) {
+        if let Some(i) = self.values.iter().position(|&v| !bounded(v)) {
             return Err(invalid(format!("node {i}: value is not in [-1024, 1024]")));
         }
         compile_parts(
