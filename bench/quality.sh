@@ -10,24 +10,11 @@
 # Takes well under a minute of sklearn fits on 2 cores, plus two `churn train` runs.
 #
 # Installs scikit-learn and pandas (pinned) into build/bench-venv the first time (~1 min, PyPI);
-# the venv is the one bench/train.sh uses (same scikit-learn pin).
+# the venv of bench/venv.sh, shared by every bench script.
 # Usage: bash bench/quality.sh            extra `churn train` flags: CHURN_FLAGS="--trees 300"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SKLEARN_VERSION=1.9.1
-PANDAS_VERSION=3.1.1
 cargo build --release -q -p trainer
 mkdir -p build/quality
-VENV="$PWD/build/bench-venv"
-if ! "$VENV/bin/python" -c "import sklearn, sys; sys.exit(sklearn.__version__ != '$SKLEARN_VERSION')" 2>/dev/null; then
-  echo "bench/quality.sh: installing scikit-learn $SKLEARN_VERSION into build/bench-venv" >&2
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "scikit-learn==$SKLEARN_VERSION" "pandas==$PANDAS_VERSION"
-fi
-# A venv made by bench/train.sh has scikit-learn but not pandas: add it without starting over.
-if ! "$VENV/bin/python" -c "import pandas, sys; sys.exit(pandas.__version__ != '$PANDAS_VERSION')" 2>/dev/null; then
-  echo "bench/quality.sh: installing pandas $PANDAS_VERSION into build/bench-venv" >&2
-  "$VENV/bin/pip" install -q "pandas==$PANDAS_VERSION"
-fi
+source bench/venv.sh
 CHURN="${CHURN:-target/release/churn}" "$VENV/bin/python" bench/quality.py

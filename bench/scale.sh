@@ -11,27 +11,14 @@
 # GradientBoosting at 10^6 rows (--gb-max 1000000) adds about 3 minutes.
 #
 # Installs scikit-learn and pandas (pinned) into build/bench-venv the first time (~1 min, PyPI);
-# the venv is the one bench/quality.sh and bench/train.sh use (same pins).
+# the venv of bench/venv.sh, shared by every bench script.
 # Usage: bash bench/scale.sh [ROWS ...] [--auto-max N] [--gb-max N] [--gb-timeout S] [--timeout S]
 #                            [--total-budget S] [--only a,b,d,f] [--merge]
 #   e.g. bash bench/scale.sh 10000 100000
 #        bash bench/scale.sh 1000000 --gb-max 1000000 --only e --merge   (sklearn GB at 10^6, <= 15 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SKLEARN_VERSION=1.9.1
-PANDAS_VERSION=3.1.1
 cargo build --release -q -p trainer
 mkdir -p build/scale
-VENV="$PWD/build/bench-venv"
-if ! "$VENV/bin/python" -c "import sklearn, sys; sys.exit(sklearn.__version__ != '$SKLEARN_VERSION')" 2>/dev/null; then
-  echo "bench/scale.sh: installing scikit-learn $SKLEARN_VERSION into build/bench-venv" >&2
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "scikit-learn==$SKLEARN_VERSION" "pandas==$PANDAS_VERSION"
-fi
-# A venv made by bench/train.sh has scikit-learn but not pandas: add it without starting over.
-if ! "$VENV/bin/python" -c "import pandas, sys; sys.exit(pandas.__version__ != '$PANDAS_VERSION')" 2>/dev/null; then
-  echo "bench/scale.sh: installing pandas $PANDAS_VERSION into build/bench-venv" >&2
-  "$VENV/bin/pip" install -q "pandas==$PANDAS_VERSION"
-fi
+source bench/venv.sh
 CHURN="${CHURN:-target/release/churn}" "$VENV/bin/python" bench/scale.py "$@"

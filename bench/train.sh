@@ -10,7 +10,7 @@
 # absolute seconds alone mean little. An earlier design note's 0.53 s for scikit-learn was not reproduced
 # here: it took 0.95-1.7 s in every run, whatever the input encoding.
 #
-# Installs scikit-learn (pinned) into build/bench-venv the first time (~1 min, PyPI).
+# Installs scikit-learn and pandas (pinned, bench/venv.sh) into build/bench-venv the first time (~1 min, PyPI).
 # Where our time goes: CHURN_TIMINGS=1 target/release/churn train ... prints spans on stderr
 # (read, CSV parse, plan, encode, each chunk's fit and read-out, convert, verify, bytes, write).
 # Usage: bash bench/train.sh [TREES] [ROUNDS]
@@ -18,14 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 trees=${1:-300}
 rounds=${2:-7}
-SKLEARN_VERSION=1.9.1
 cargo build --release -q -p trainer
 mkdir -p build/bench
-VENV="$PWD/build/bench-venv"
-if ! "$VENV/bin/python" -c "import sklearn, sys; sys.exit(sklearn.__version__ != '$SKLEARN_VERSION')" 2>/dev/null; then
-  echo "bench/train.sh: installing scikit-learn $SKLEARN_VERSION into build/bench-venv" >&2
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "scikit-learn==$SKLEARN_VERSION"
-fi
+source bench/venv.sh
 "$VENV/bin/python" bench/train_vs_sklearn.py target/release/churn data/telco_train.csv build/bench "$trees" "$rounds"

@@ -251,18 +251,8 @@ fn print_summary(
             "{:<22}{}-fold cross-validation on the training rows, best mean ROC-AUC first:",
             "model selection", c.selection[0].folds
         );
-        for cand in &c.selection {
-            println!(
-                "{:<22}{} {:<4} {:.4} ± {:.4}  {:>7} nodes  {:>6.2} s/fit  {}",
-                "",
-                if cand.params == c.params.kind { "*" } else { " " },
-                cand.params.kind().short(),
-                cand.cv_auc_mean,
-                cand.cv_auc_sd,
-                cand.nodes,
-                cand.fit_seconds,
-                cand.params.summary()
-            );
+        for line in crate::output::leaderboard_lines(c, &" ".repeat(22)) {
+            println!("{line}");
         }
     }
     println!("{:<22}{nodes} nodes ({leaves} leaves), deepest leaf {depth}", "size");

@@ -398,20 +398,27 @@ pub fn stratified_test_rows(labels: &[bool], fraction: f64, seed: u64) -> Vec<bo
     if fraction <= 0.0 {
         return is_test;
     }
-    let mut rng = SplitMix64(seed ^ 0x5EED_5EED_5EED_5EED);
-    for class in [true, false] {
-        let mut idx: Vec<usize> = (0..labels.len()).filter(|&r| labels[r] == class).collect();
-        // Fisher-Yates.
-        for i in (1..idx.len()).rev() {
-            let j = (rng.next() % (i as u64 + 1)) as usize;
-            idx.swap(i, j);
-        }
+    for idx in shuffled_by_class(labels, seed ^ 0x5EED_5EED_5EED_5EED) {
         let n_test = ((idx.len() as f64) * fraction).round() as usize;
         for &r in &idx[..n_test.min(idx.len())] {
             is_test[r] = true;
         }
     }
     is_test
+}
+
+/// The rows of each class (churners first), each list shuffled (Fisher-Yates) by one generator
+/// seeded with `seed`: the stratified split and the cross-validation folds both deal from it.
+pub fn shuffled_by_class(labels: &[bool], seed: u64) -> [Vec<usize>; 2] {
+    let mut rng = SplitMix64(seed);
+    [true, false].map(|class| {
+        let mut idx: Vec<usize> = (0..labels.len()).filter(|&r| labels[r] == class).collect();
+        for i in (1..idx.len()).rev() {
+            let j = (rng.next() % (i as u64 + 1)) as usize;
+            idx.swap(i, j);
+        }
+        idx
+    })
 }
 
 /// A small, well-known PRNG: deterministic on every platform, no dependency.

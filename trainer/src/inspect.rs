@@ -74,17 +74,8 @@ pub fn run(a: InspectArgs) -> Result<()> {
             "model selection ({}-fold cross-validation ROC-AUC on the training rows, best first):",
             c.selection[0].folds
         );
-        for cand in &c.selection {
-            println!(
-                "  {} {:<4} {:.4} ± {:.4}  {:>7} nodes  {:>6.2} s/fit  {}",
-                if cand.params == c.params.kind { "*" } else { " " },
-                cand.params.kind().short(),
-                cand.cv_auc_mean,
-                cand.cv_auc_sd,
-                cand.nodes,
-                cand.fit_seconds,
-                cand.params.summary()
-            );
+        for line in crate::output::leaderboard_lines(c, "  ") {
+            println!("{line}");
         }
     }
     println!(

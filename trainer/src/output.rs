@@ -86,3 +86,23 @@ impl std::fmt::Display for GateFailed {
     }
 }
 impl std::error::Error for GateFailed {}
+
+/// The model card's leaderboard, one line a candidate, each line after `indent`, the chosen
+/// setting marked `*` (shown by `churn train` and `churn inspect`).
+pub fn leaderboard_lines(card: &inference_wasm::ModelCard, indent: &str) -> Vec<String> {
+    card.selection
+        .iter()
+        .map(|c| {
+            format!(
+                "{indent}{} {:<4} {:.4} ± {:.4}  {:>7} nodes  {:>6.2} s/fit  {}",
+                if c.params == card.params.kind { "*" } else { " " },
+                c.params.kind().short(),
+                c.cv_auc_mean,
+                c.cv_auc_sd,
+                c.nodes,
+                c.fit_seconds,
+                c.params.summary()
+            )
+        })
+        .collect()
+}

@@ -198,13 +198,7 @@ pub fn fold_count(n: usize) -> usize {
 /// Stratified fold of every row: each class shuffled (seeded) and dealt round robin.
 pub fn stratified_folds(y: &[bool], k: usize, seed: u64) -> Vec<usize> {
     let mut fold = vec![0; y.len()];
-    let mut rng = SplitMix64(seed ^ 0xF01D_F01D_F01D_F01D);
-    for class in [true, false] {
-        let mut idx: Vec<usize> = (0..y.len()).filter(|&r| y[r] == class).collect();
-        for i in (1..idx.len()).rev() {
-            let j = (rng.next() % (i as u64 + 1)) as usize;
-            idx.swap(i, j);
-        }
+    for idx in crate::data::shuffled_by_class(y, seed ^ 0xF01D_F01D_F01D_F01D) {
         for (i, &r) in idx.iter().enumerate() {
             fold[r] = i % k;
         }
