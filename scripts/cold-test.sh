@@ -12,15 +12,25 @@ mkdir -p "$work"
 rm -rf "$work/clone" "$work/cargo-home" "$work/npm-cache"
 git clone --quiet "$repo" "$work/clone"
 mkdir -p "$work/cargo-home" "$work/npm-cache"
-# The rustup proxies (cargo, rustc) live in the old CARGO_HOME's bin/; keep them reachable
-# after the new one, so nothing installed there is found first.
-rustup_bin="$(dirname "$(command -v cargo)")"
+# The rustup proxies (cargo, rustc, rustfmt, ...) live in the old CARGO_HOME's bin/ beside the
+# tools `cargo install` put there. Only the proxies stay reachable: links to them in a folder of
+# their own, and the old bin/ leaves PATH (else setup.sh would find the old tools installed).
+old_bin="$(dirname "$(command -v cargo)")"
+rm -rf "$work/rustup-bin" && mkdir -p "$work/rustup-bin"
+for f in "$old_bin"/*; do
+  if [ "$(basename "$f")" = rustup ] || [ "$(readlink "$f")" = rustup ]; then
+    ln -s "$old_bin/rustup" "$work/rustup-bin/$(basename "$f")"
+  fi
+done
 start=$(date +%s)
 set +e
 (
   cd "$work/clone"
   export CARGO_HOME="$work/cargo-home" npm_config_cache="$work/npm-cache"
-  export PATH="$CARGO_HOME/bin:$(echo "$PATH" | tr ':' '\n' | grep -vx "$rustup_bin" | paste -sd:):$rustup_bin"
+  export PATH="$CARGO_HOME/bin:$work/rustup-bin:$(echo "$PATH" | tr ':' '\n' | grep -vx "$old_bin" | paste -sd:)"
+  for tool in wasm-bindgen cargo-fuzz cargo-deny; do
+    if command -v "$tool" >/dev/null; then echo "cold-test: $tool is still on PATH ($(command -v "$tool"))" >&2; exit 1; fi
+  done
   unset CARGO_TARGET_DIR
   bash .ci/run
 ) 2>&1 | tee "$work/log.txt"
