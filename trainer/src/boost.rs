@@ -205,8 +205,8 @@ struct Split {
 }
 
 /// Fits on rows `train` (indices into `b` and `y`); with `valid` rows (early stopping), keeps
-/// the round with the lowest log loss on them and stops `patience` rounds after it. `on_round(k)` is called
-/// after each round.
+/// the round with the lowest log loss on them and stops `patience` rounds after it.
+/// `on_round(k)` is called after each round.
 pub fn fit(
     b: &Binned,
     y: &[bool],
@@ -231,7 +231,8 @@ pub fn fit(
     let mut best_loss = log_loss(valid, y, &vmargins);
     let mut best_round = 0usize;
     let mut trees: Vec<Tree> = Vec::new();
-    let mut gains = vec![0.0; nf];
+    // Split gain per feature, per tree (the trees early stopping drops do not count).
+    let mut tree_gains: Vec<Vec<f64>> = Vec::new();
     let mut grad = vec![0.0; n];
     let mut hess = vec![0.0; n];
     // Positions 0..n into `train`, regrouped per leaf as the tree grows.
@@ -245,7 +246,9 @@ pub fn fit(
         }
         order.clear();
         order.extend(0..n as u32);
+        let mut gains = vec![0.0; nf];
         let (tree, leaves) = grow(b, train, &grad, &hess, &mut order, &mut scratch, p, &mut gains);
+        tree_gains.push(gains);
         // Leaf outputs to the training rows (each leaf's rows are a range of `order`), in tree
         // order after the earlier trees.
         for (node, start, end) in leaves {
@@ -273,6 +276,7 @@ pub fn fit(
         // Back to the best round. The training margins are recomputed in tree order
         // (subtracting the later trees might not give back the same bits).
         trees.truncate(best_round);
+        tree_gains.truncate(best_round);
         margins.fill(base);
         for t in &trees {
             for (i, &r) in train.iter().enumerate() {
@@ -282,8 +286,13 @@ pub fn fit(
         if trees.is_empty() {
             // Not one round helped: a single leaf of 0 (the prior alone) is the model.
             trees.push(Tree { nodes: vec![TNode { split: None, left: 0, right: 0, value: 0.0, rows: n }] });
+            // (The core adds that 0.0 too.)
             margins.iter_mut().for_each(|m| *m += 0.0);
         }
+    }
+    let mut gains = vec![0.0; nf];
+    for g in &tree_gains {
+        gains.iter_mut().zip(g).for_each(|(a, b)| *a += b);
     }
     let total: f64 = gains.iter().sum();
     if total > 0.0 {

@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use inference_wasm::{BoostSettings, Candidate, Forest, ForestSettings, KindParams, Metrics};
+use inference_wasm::{BoostSettings, Candidate, ForestSettings, KindParams, Metrics};
 
 use crate::boost::{self, Binned, BoostParams};
 use crate::data::{par_map, SplitMix64};
@@ -229,10 +229,10 @@ pub fn search(
     let k = fold_count(n);
     let positives = data.y.iter().filter(|&&b| b).count();
     if positives < k || n - positives < k {
+        // (`churn train` falls back to one setting before it gets here.)
         bail!(
-            "model selection needs at least {k} churners and {k} non-churners among the training rows \
-             for {k}-fold cross-validation (have {positives} and {}); fix the settings with --model rf or \
-             --model gbt --trees N",
+            "model selection needs at least {k} churners and {k} others among the training rows for \
+             {k}-fold cross-validation (have {positives} and {})",
             n - positives
         );
     }
@@ -265,8 +265,7 @@ pub fn search(
                     let yt: Vec<bool> = train.iter().map(|&r| data.y[r]).collect();
                     let fp = ForestParams { unchecked: true, seed: fp.seed ^ (j as u64 + 1), ..fp.clone() };
                     let trained = train::train(&xt, nf, &yt, &fp, 1, &|_| {}, &mut Spans::off())?;
-                    let forest: &Forest = &trained.forest;
-                    let c = forest.compile()?;
+                    let c = trained.forest.compile()?;
                     let xv: Vec<f64> =
                         valid.iter().flat_map(|&r| data.x[r * nf..(r + 1) * nf].iter().copied()).collect();
                     let mut p = vec![0.0; valid.len()];
