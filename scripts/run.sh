@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the bundled data: train on the Telco CSV, show the model, score the customers.
-# Installs what it needs (Rust target, tools) first; safe to re-run.
+# Needs only Rust (cargo): builds churn (release), then runs; safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p trainer
