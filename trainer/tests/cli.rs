@@ -352,3 +352,78 @@ fn a_file_too_small_for_cross_validation_trains_one_setting_with_a_note() {
     assert!(err.contains("note: model selection skipped: 5-fold cross-validation needs at least 5 churners and 5 others among the training rows (have 3 and 30)"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("RandomForest"));
 }
+
+#[test]
+fn scoring_across_chunks_equals_scoring_in_pieces() {
+    // `churn score` works in chunks of 4,096 rows (buffers reused, an in-order writer): 9,000
+    // rows cross two chunk borders. Scored whole, they must equal the same rows scored in
+    // pieces (each piece is one chunk or less), with and without an id column, and with a bad
+    // row past the first chunk under --on-error skip and fail.
+    let d = tmp();
+    let test = std::fs::read_to_string(data("telco_test.csv")).unwrap();
+    let mut src = test.lines();
+    let header = src.next().unwrap().to_string();
+    let body: Vec<&str> = src.collect();
+    let rows: Vec<String> = (0..9000)
+        .map(|i| {
+            let line = body[i % body.len()];
+            // A unique id per row: the original id with the row number.
+            let (id, rest) = line.split_once(',').unwrap();
+            format!("{id}-{i},{rest}")
+        })
+        .collect();
+    let model = fixture("golden_gbt.bin");
+    let score = |name: &str, lines: &[String], hdr: &str, extra: &[&str]| -> String {
+        let file = write(
+            &d,
+            name,
+            &(std::iter::once(hdr.to_string()).chain(lines.iter().cloned()).collect::<Vec<_>>().join("\n") + "\n"),
+        );
+        ok(&[&["score", "--model", &model, "--data", &file, "--out", "-", "--raw", "--explain", "2"][..], extra]
+            .concat())
+    };
+    let in_pieces = |lines: &[String], hdr: &str, extra: &[&str]| -> String {
+        let mut out = String::new();
+        for (k, piece) in lines.chunks(3000).enumerate() {
+            let s = score(&format!("piece{k}.csv"), piece, hdr, extra);
+            out.push_str(if k == 0 { &s } else { s.split_once('\n').unwrap().1 });
+        }
+        out
+    };
+    let whole = score("whole.csv", &rows, &header, &[]);
+    assert_eq!(whole.lines().count(), 9001);
+    assert!(whole == in_pieces(&rows, &header, &[]), "scored whole differs from scored in pieces");
+    assert!(whole
+        .lines()
+        .nth(9000)
+        .unwrap()
+        .starts_with(&format!("{}-8999,", body[8999 % body.len()].split(',').next().unwrap())));
+
+    // Without the id column: rows are numbered 1..=9000 across the chunks, with the same scores.
+    let no_id: Vec<String> = rows.iter().map(|l| l.split_once(',').unwrap().1.to_string()).collect();
+    let no_id_header = header.split_once(',').unwrap().1;
+    let without = score("noid.csv", &no_id, no_id_header, &[]);
+    let strip = |s: &str| s.lines().skip(1).map(|l| l.split_once(',').unwrap().1.to_string()).collect::<Vec<_>>();
+    assert_eq!(strip(&whole), strip(&without));
+    let numbers: Vec<String> = without.lines().skip(1).map(|l| l.split_once(',').unwrap().0.to_string()).collect();
+    assert_eq!(numbers, (1..=9000).map(|i| i.to_string()).collect::<Vec<_>>());
+
+    // A bad row past the first chunk (row 5,000, line 5,002).
+    let mut bad = rows.clone();
+    bad[5000] =
+        bad[5000].replace("Month-to-month", "Weekly").replace("One year", "Weekly").replace("Two year", "Weekly");
+    let bad_file = write(
+        &d,
+        "bad.csv",
+        &(std::iter::once(header.clone()).chain(bad.iter().cloned()).collect::<Vec<_>>().join("\n") + "\n"),
+    );
+    fails(
+        &["score", "--model", &model, "--data", &bad_file, "--out", &path(&d, "o.csv")],
+        2,
+        "line 5002: Contract: unknown category \"Weekly\"",
+    );
+    let skipped = score("bad2.csv", &bad, &header, &["--on-error", "skip"]);
+    let mut expected: Vec<&str> = whole.lines().collect();
+    expected.remove(5001); // header + rows before it
+    assert_eq!(skipped.lines().collect::<Vec<_>>(), expected);
+}
