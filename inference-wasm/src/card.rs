@@ -166,8 +166,8 @@ mod json {
 
     use super::*;
 
-    fn entries<S: Serializer>(s: S, e: Vec<(&'static str, Param)>) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(e.len()))?;
+    /// Writes parameter entries into a JSON object being built.
+    fn put<M: SerializeMap>(m: &mut M, e: Vec<(&'static str, Param)>) -> Result<(), M::Error> {
         for (k, v) in e {
             match v {
                 Param::Text(t) => m.serialize_entry(k, t)?,
@@ -175,33 +175,32 @@ mod json {
                 Param::Number(x) => m.serialize_entry(k, &x)?,
             }
         }
-        m.end()
+        Ok(())
     }
 
     /// A flat object of [`TrainParams::entries`].
     impl Serialize for TrainParams {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            entries(s, self.entries())
+            let mut m = s.serialize_map(None)?;
+            put(&mut m, self.entries())?;
+            m.end()
         }
     }
 
     /// A flat object of [`KindParams::entries`].
     impl Serialize for KindParams {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            entries(s, self.entries())
+            let mut m = s.serialize_map(None)?;
+            put(&mut m, self.entries())?;
+            m.end()
         }
     }
 
+    /// The settings' entries, then the cross-validation figures.
     impl Serialize for Candidate {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             let mut m = s.serialize_map(None)?;
-            for (k, v) in self.params.entries() {
-                match v {
-                    Param::Text(t) => m.serialize_entry(k, t)?,
-                    Param::Count(n) => m.serialize_entry(k, &n)?,
-                    Param::Number(x) => m.serialize_entry(k, &x)?,
-                }
-            }
+            put(&mut m, self.params.entries())?;
             m.serialize_entry("cv_auc_mean", &self.cv_auc_mean)?;
             m.serialize_entry("cv_auc_sd", &self.cv_auc_sd)?;
             m.serialize_entry("folds", &self.folds)?;
