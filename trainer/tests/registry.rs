@@ -541,3 +541,55 @@ fn kill_9_at_random_points_never_breaks_the_registry() {
         eprintln!("  {n:>4}  {k}");
     }
 }
+
+#[test]
+fn a_kill_lands_at_every_write_step_and_leaves_the_old_or_the_new_state() {
+    // The random trials above could pass without one mid-write kill if the fault hook stopped
+    // firing. Here every write step of `train --register` and of `promote` is hit once, in order,
+    // and the kill must land exactly there (the process paused at that step, then SIGKILL).
+    let r = Reg::new();
+    let csv = data("telco_test.csv");
+    r.train(&csv, "telco", &["--trees", "3"]);
+    r.train(&csv, "telco", &["--trees", "3", "--seed", "2"]);
+    ok(&r.args(&["promote", "telco", "--version", "1"]));
+    let out = r.file("killed.bin");
+    let show = || json(&ok(&r.args(&["models", "show", "telco", "--json"])));
+    let train_steps = [
+        "locked",
+        "run model.bin staged",
+        "run staged",
+        "run committed",
+        "version model.bin staged",
+        "version staged",
+        "version committed",
+    ];
+    for (k, step) in train_steps.iter().enumerate() {
+        let before = show()["versions"].as_array().unwrap().len();
+        let seed = (700 + k).to_string();
+        let args = r.args(&["train", "--data", &csv, "--out", &out, "--model", "rf", "--trees", "3"]);
+        let args = [
+            &args[..],
+            &["--max-depth", "3", "--mtry", "2", "--min-samples-leaf", "5", "--seed", &seed, "--register", "telco"],
+        ]
+        .concat();
+        let reached = kill_during(&args, 20, Some(k + 1), 0);
+        assert_eq!(reached, *step, "train killed at step {}", k + 1);
+        ok(&r.args(&["registry", "check"]));
+        let after = show()["versions"].as_array().unwrap().len();
+        // The version exists exactly when its commit was reached.
+        assert_eq!(after, before + usize::from(*step == "version committed"), "killed at {step}");
+    }
+    let promote_steps = ["locked", "aliases staged", "aliases committed"];
+    for (k, step) in promote_steps.iter().enumerate() {
+        let prod_before = show()["aliases"]["production"]["version"].as_u64().unwrap();
+        let target = if prod_before == 1 { "2" } else { "1" };
+        let args = r.args(&["promote", "telco", "--version", target, "--alias", "production"]);
+        let reached = kill_during(&args, 20, Some(k + 1), 0);
+        assert_eq!(reached, *step, "promote killed at step {}", k + 1);
+        ok(&r.args(&["registry", "check"]));
+        let prod_after = show()["aliases"]["production"]["version"].as_u64().unwrap();
+        // Exactly the old holder until the commit, exactly the new one from it on.
+        let want = if *step == "aliases committed" { target.parse().unwrap() } else { prod_before };
+        assert_eq!(prod_after, want, "promote killed at {step}: production is {prod_after}");
+    }
+}
