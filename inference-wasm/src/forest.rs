@@ -120,13 +120,6 @@ impl Ensemble {
         }
     }
 
-    pub fn n_trees(&self) -> usize {
-        match self {
-            Ensemble::Forest(f) => f.tree_sizes.len(),
-            Ensemble::Boosted(b) => b.tree_sizes.len(),
-        }
-    }
-
     /// Per feature: the distinct thresholds its splits use.
     pub fn thresholds(&self) -> &[Vec<f64>] {
         match self {
@@ -194,7 +187,7 @@ fn invalid(msg: impl Into<String>) -> ForestError {
 pub const MAX_NODES: usize = 16 << 20;
 
 /// Largest magnitude of a boosted model's base score and node values (log-odds). A trainer's
-/// values are far smaller (the trainer caps a leaf at [`MAX_LEAF_STEP`]); the bound keeps a
+/// values are far smaller (this project's trainer caps a leaf at ±16); the bound keeps a
 /// hostile file's explanations and sums within float rounding of the truth.
 pub const MAX_BOOSTED_VALUE: f64 = 1024.0;
 
@@ -202,9 +195,6 @@ pub const MAX_BOOSTED_VALUE: f64 = 1024.0;
 fn bounded(v: f64) -> bool {
     (-MAX_BOOSTED_VALUE..=MAX_BOOSTED_VALUE).contains(&v)
 }
-
-/// Largest leaf output the trainer writes (margin units; e^16 ≈ 9·10⁶ in odds).
-pub const MAX_LEAF_STEP: f64 = 16.0;
 
 /// Deepest tree the format accepts (splits from the root to a leaf); the trainer allows 64.
 /// Bounds the scratch space of an explanation.
@@ -660,33 +650,23 @@ impl CompiledForest {
         }
     }
 
-    /// `start` plus the outputs of trees `range`, added in tree order. `x` must hold
-    /// `n_features` values. The sum does not depend on how the walk is scheduled.
-    fn sum_over(&self, range: std::ops::Range<usize>, x: &[f64], start: f64) -> f64 {
-        let mut sum = start;
+    /// The probability for one feature vector (`n_features` values): the link applied to the
+    /// trees' outputs, added in tree order from the link's start. The sum does not depend on how
+    /// the walk is scheduled.
+    pub fn probability(&self, x: &[f64]) -> f64 {
+        let n = self.roots.len();
+        let mut sum = self.link.start();
         let mut at = [0usize; LANES];
-        let mut t = range.start;
-        while t < range.end {
-            let at = &mut at[..(range.end - t).min(LANES)];
+        let mut t = 0;
+        while t < n {
+            let at = &mut at[..(n - t).min(LANES)];
             self.leaves(t, x, at);
             for &leaf in at.iter() {
                 sum += self.values[leaf];
             }
             t += at.len();
         }
-        sum
-    }
-
-    /// Mean output of trees `range` (for checking a forest's trees chunk by chunk).
-    pub fn mean_over(&self, range: std::ops::Range<usize>, x: &[f64]) -> f64 {
-        let count = range.len() as f64;
-        self.sum_over(range, x, 0.0) / count
-    }
-
-    /// The probability for one feature vector: the link applied to the trees' outputs,
-    /// summed in tree order.
-    pub fn probability(&self, x: &[f64]) -> f64 {
-        self.finish(self.sum_over(0..self.roots.len(), x, self.link.start()))
+        self.finish(sum)
     }
 
     /// Probabilities for `rows` feature vectors laid out row after row. Trees are the outer loop
@@ -699,8 +679,8 @@ impl CompiledForest {
         }
     }
 
-    /// [`CompiledForest::mean_over`] of trees `trees` for many rows (laid out row after row):
-    /// bit-identical to it, row by row.
+    /// Mean output of trees `trees` for many rows (laid out row after row), each row's outputs
+    /// added in tree order: for checking a forest's trees chunk by chunk.
     pub fn means_over(&self, trees: std::ops::Range<usize>, matrix: &[f64], out: &mut [f64]) {
         let count = trees.len() as f64;
         let rows = self.sums_over(trees, matrix, out, 0.0);
@@ -709,7 +689,8 @@ impl CompiledForest {
         }
     }
 
-    /// [`CompiledForest::sum_over`] for many rows; returns the number of rows written.
+    /// `start` plus the outputs of trees `trees`, in tree order, for many rows (laid out row
+    /// after row), written to `out`; returns the number of rows written.
     fn sums_over(&self, trees: std::ops::Range<usize>, matrix: &[f64], out: &mut [f64], start: f64) -> usize {
         let nf = self.n_features;
         let rows = out.len().min(matrix.len() / nf);

@@ -14,8 +14,11 @@
 //! for bit (checked before anything is written: [`check_export`]).
 
 use anyhow::{bail, Result};
-use inference_wasm::forest::MAX_LEAF_STEP;
 use inference_wasm::{sigmoid, Boosted, BuildNode};
+
+/// Largest leaf output written (margin units; e^16 ≈ 9·10⁶ in odds), far inside the format's
+/// ±1024 (`inference_wasm::forest::MAX_BOOSTED_VALUE`).
+const MAX_LEAF_STEP: f64 = 16.0;
 
 /// Bins per feature, at most (codes fit in a byte).
 pub const MAX_BINS: usize = 256;
@@ -145,10 +148,6 @@ pub struct BoostFit {
 impl BoostFit {
     pub fn n_trees(&self) -> usize {
         self.trees.len()
-    }
-
-    pub fn n_nodes(&self) -> usize {
-        self.trees.iter().map(|t| t.nodes.len()).sum()
     }
 
     /// The model in the core's wire form.
@@ -284,10 +283,9 @@ pub fn fit(
             }
         }
         if trees.is_empty() {
-            // Not one round helped: a single leaf of 0 (the prior alone) is the model.
+            // Not one round helped: a single leaf of 0 (the prior alone) is the model; the margins
+            // stay `base` (base + 0.0 is base).
             trees.push(Tree { nodes: vec![TNode { split: None, left: 0, right: 0, value: 0.0, rows: n }] });
-            // (The core adds that 0.0 too.)
-            margins.iter_mut().for_each(|m| *m += 0.0);
         }
     }
     let mut gains = vec![0.0; nf];

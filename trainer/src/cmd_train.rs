@@ -107,12 +107,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
     // The text cells are no longer needed (they take more memory than the numbers).
     drop(columns);
     drop(table);
-    let rows_of = |x: &[f64], rows: &[usize]| -> Vec<f64> {
-        rows.iter().flat_map(|&r| x[r * nf..(r + 1) * nf].iter().copied()).collect()
-    };
-    let x_test = rows_of(&x, &test_rows);
+    let x_test = data::gather_rows(&x, nf, &test_rows);
     // Without held-out rows the training matrix is the encoded matrix itself, not a copy.
-    let x_train = if test_rows.is_empty() { x } else { rows_of(&x, &train_rows) };
+    let x_train = if test_rows.is_empty() { x } else { data::gather_rows(&x, nf, &train_rows) };
     let y_train: Vec<bool> = train_rows.iter().map(|&r| labels[r]).collect();
     spans.mark("encode");
 
@@ -330,7 +327,8 @@ fn fit(a: &TrainArgs, x: &[f64], nf: usize, y: &[bool], threads: usize, spans: &
         specs = vec![fallback];
         search = false;
     }
-    let binned = fixed.boost.then(|| Binned::new(x, nf));
+    // Bins only when a boosting setting is left to fit or score.
+    let binned = specs.iter().any(|s| matches!(s, Spec::Boost { .. })).then(|| Binned::new(x, nf));
     spans.mark("bin");
     let (chosen, selection) = if search {
         let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(0) };

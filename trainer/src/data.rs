@@ -421,6 +421,11 @@ pub fn shuffled_by_class(labels: &[bool], seed: u64) -> [Vec<usize>; 2] {
     })
 }
 
+/// Rows `rows` of a row-major matrix with `n_features` columns, as a new matrix.
+pub fn gather_rows(x: &[f64], n_features: usize, rows: &[usize]) -> Vec<f64> {
+    rows.iter().flat_map(|&r| x[r * n_features..(r + 1) * n_features].iter().copied()).collect()
+}
+
 /// A small, well-known PRNG: deterministic on every platform, no dependency.
 pub struct SplitMix64(pub u64);
 

@@ -5,14 +5,14 @@ use inference_wasm::{FieldKind, Missing, NodeView};
 use serde_json::{json, Value as Json};
 
 use crate::cli::InspectArgs;
-use crate::output::load_model;
+use crate::output::load_model_file;
 
 pub fn run(a: InspectArgs) -> Result<()> {
-    let model = load_model(&a.model)?;
-    // The file's own format version (a version-1 file loads too), from its header.
-    let head = std::fs::read(&a.model).unwrap_or_default();
-    let bytes = head.len() as u64;
-    let version = head.get(8..10).map_or(inference_wasm::FORMAT_VERSION, |v| u16::from_le_bytes([v[0], v[1]]));
+    let (file, model) = load_model_file(&a.model)?;
+    let bytes = file.len() as u64;
+    // The file's own format version (a version-1 file loads too), from its header (it loaded,
+    // so the header is there).
+    let version = u16::from_le_bytes([file[8], file[9]]);
     let art = model.artifact();
     let (nodes, leaves, depth) = model.forest().shape();
     let sizes = json!({

@@ -8,8 +8,14 @@ use anyhow::{Context, Result};
 use inference_wasm::Model;
 
 pub fn load_model(path: &Path) -> Result<Model> {
+    Ok(load_model_file(path)?.1)
+}
+
+/// [`load_model`], also returning the file's bytes.
+pub fn load_model_file(path: &Path) -> Result<(Vec<u8>, Model)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading model {}", path.display()))?;
-    Model::from_bytes(&bytes).with_context(|| format!("loading model {}", path.display()))
+    let model = Model::from_bytes(&bytes).with_context(|| format!("loading model {}", path.display()))?;
+    Ok((bytes, model))
 }
 
 /// True when `path` exists and is not a regular file (a device such as /dev/null, a FIFO):

@@ -16,7 +16,7 @@ use anyhow::{bail, Result};
 use inference_wasm::{BoostSettings, Candidate, ForestSettings, KindParams, Metrics};
 
 use crate::boost::{self, Binned, BoostParams};
-use crate::data::{par_map, SplitMix64};
+use crate::data::{gather_rows, par_map, SplitMix64};
 use crate::output::Spans;
 use crate::train::{self, ForestParams};
 
@@ -257,20 +257,14 @@ pub fn search(
             let train: Vec<usize> = (0..n).filter(|&r| folds[r] != j).collect();
             let valid: Vec<usize> = (0..n).filter(|&r| folds[r] == j).collect();
             let yv: Vec<bool> = valid.iter().map(|&r| data.y[r]).collect();
-            let (p, nodes, trees) = match spec {
+            let nf = data.n_features;
+            let (model, trees) = match spec {
                 Spec::Forest(fp) => {
-                    let nf = data.n_features;
-                    let xt: Vec<f64> =
-                        train.iter().flat_map(|&r| data.x[r * nf..(r + 1) * nf].iter().copied()).collect();
+                    let xt = gather_rows(data.x, nf, &train);
                     let yt: Vec<bool> = train.iter().map(|&r| data.y[r]).collect();
                     let fp = ForestParams { unchecked: true, seed: fp.seed ^ (j as u64 + 1), ..fp.clone() };
                     let trained = train::train(&xt, nf, &yt, &fp, 1, &|_| {}, &mut Spans::off())?;
-                    let c = trained.forest.compile()?;
-                    let xv: Vec<f64> =
-                        valid.iter().flat_map(|&r| data.x[r * nf..(r + 1) * nf].iter().copied()).collect();
-                    let mut p = vec![0.0; valid.len()];
-                    c.probabilities(&xv, &mut p);
-                    (p, c.shape().0, fp.trees)
+                    (trained.forest.compile()?, fp.trees)
                 }
                 Spec::Boost { params, fixed_trees } => {
                     let b = data.binned.expect("boosting candidates come with the binned rows");
@@ -284,12 +278,13 @@ pub fn search(
                         })
                     };
                     let fit = boost::fit(b, data.y, &fit_rows, &stop_rows, params, &mut |_| {})?;
-                    let c = fit.export(b)?.compile()?;
-                    let nf = data.n_features;
-                    let p = valid.iter().map(|&r| c.probability(&data.x[r * nf..(r + 1) * nf])).collect();
-                    (p, fit.n_nodes(), fit.n_trees())
+                    (fit.export(b)?.compile()?, fit.n_trees())
                 }
             };
+            // The held-out fold, scored by the core (either kind), as the written model would be.
+            let mut p = vec![0.0; valid.len()];
+            model.probabilities(&gather_rows(data.x, nf, &valid), &mut p);
+            let nodes = model.shape().0;
             let auc = Metrics::compute(&p, &yv, 0.5).roc_auc;
             let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(d, total, &label);
