@@ -20,6 +20,9 @@ echo "== native: unit, property and CLI tests (release build, one warm target/)"
 cargo test --release --workspace
 export CHURN_BUILT=1   # target/release/churn is now current (see scripts/test-mlflow.sh)
 
+echo "== outside witness: the Python reference scorer (written from docs/FORMAT.md alone) vs the fixtures and churn score"
+python3 tests/reference/test_reference.py
+
 echo "== MLflow: churn train/promote/rollback against a real mlflow server on loopback (scripts/test-mlflow.sh)"
 bash scripts/test-mlflow.sh
 

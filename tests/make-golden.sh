@@ -50,4 +50,10 @@ with open("tests/fixtures/golden_cases.csv", "w", newline="") as f:
 PY
 "$churn" score --model "$out/golden.bin" --data "$out/golden_cases.csv" --out "$out/golden_expected.csv" --raw --explain 3
 "$churn" score --model "$out/golden_gbt.bin" --data "$out/golden_cases.csv" --out "$out/golden_gbt_expected.csv" --raw --explain 3
+# Outside witness: the Python reference scorer, written from docs/FORMAT.md alone, must agree bit
+# for bit. If it does not, the core or FORMAT.md is wrong: do not commit these files.
+if ! python3 tests/reference/test_reference.py; then
+  echo "make-golden: REFUSED: tests/reference/churn_ref.py (docs/FORMAT.md) disagrees with the new fixtures in $out/; fix the core or FORMAT.md, do not commit them" >&2
+  exit 1
+fi
 echo "wrote $out/golden.bin ($(wc -c <"$out/golden.bin") bytes), golden_gbt.bin ($(wc -c <"$out/golden_gbt.bin") bytes), golden_cases.csv, golden_expected.csv, golden_gbt_expected.csv ($(($(wc -l <"$out/golden_expected.csv") - 1)) rows)"

@@ -12,8 +12,10 @@
 
 pub mod artifact;
 pub mod card;
+pub mod doc;
 pub mod forest;
 pub mod metrics;
+pub mod output;
 pub mod policy;
 pub mod schema;
 pub mod value;
@@ -22,10 +24,12 @@ pub mod wasm;
 
 pub use artifact::{Artifact, ArtifactError, FORMAT_VERSION, OLDEST_FORMAT_VERSION};
 pub use card::{BoostSettings, Candidate, ForestSettings, KindParams, ModelCard, Param, TrainParams};
+pub use doc::Doc;
 pub use forest::{
     sigmoid, Boosted, BuildNode, CompiledForest, Ensemble, Forest, ForestError, Link, ModelKind, NodeView,
 };
 pub use metrics::{Metrics, RocPoint};
+pub use output::{CsvLayout, Evaluation, Record, RowError, ScoredColumns};
 pub use policy::{Decision, Risk, RiskPolicy};
 pub use schema::{CategoricalField, Field, FieldKind, Missing, NumericField, Schema, Target, Unknown};
 pub use value::{FieldError, InputError, Problem, Value};
@@ -38,6 +42,15 @@ pub struct Model {
     artifact: Artifact,
     forest: CompiledForest,
     encoders: Encoders,
+    file: Option<FileFacts>,
+}
+
+/// What a loaded model file was: its size and its own format version (an older version loads
+/// too).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FileFacts {
+    pub bytes: u64,
+    pub version: u16,
 }
 
 /// One field's share of a prediction.
@@ -73,7 +86,10 @@ pub enum Column<'a> {
 impl Model {
     /// Loads a model file (see [`Artifact::from_bytes`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, ArtifactError> {
-        Model::new(Artifact::from_bytes(bytes)?)
+        let mut model = Model::new(Artifact::from_bytes(bytes)?)?;
+        // It decoded, so the 20-byte header is there.
+        model.file = Some(FileFacts { bytes: bytes.len() as u64, version: u16::from_le_bytes([bytes[8], bytes[9]]) });
+        Ok(model)
     }
 
     /// Validates an artifact and prepares it for scoring.
@@ -81,7 +97,7 @@ impl Model {
         artifact.validate()?;
         let forest = artifact.ensemble.compile().map_err(|e| ArtifactError::Invalid(e.to_string()))?;
         let encoders = Encoders::new(&artifact.schema);
-        Ok(Model { artifact, forest, encoders })
+        Ok(Model { artifact, forest, encoders, file: None })
     }
 
     pub fn artifact(&self) -> &Artifact {
@@ -99,6 +115,10 @@ impl Model {
     /// The compiled trees (either kind: scoring and explaining never branch on it).
     pub fn forest(&self) -> &CompiledForest {
         &self.forest
+    }
+    /// The file it was loaded from (none for a model built in memory).
+    pub fn file(&self) -> Option<FileFacts> {
+        self.file
     }
     pub fn kind(&self) -> ModelKind {
         self.artifact.ensemble.kind()

@@ -3,10 +3,13 @@
 //! policy, explanation) is the core's. Errors are thrown as `Error`s carrying the core's message,
 //! plus `details: [{field, message}]` for bad input. Nothing here panics on any input.
 
+use std::rc::Rc;
+
 use js_sys::{Array, Float64Array, JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::{Column, FieldKind, InputError, Metrics, Missing, Model, Risk, RocPoint, Unknown, Value};
+use crate::doc::{self, Doc};
+use crate::{Column, CsvLayout, Evaluation, FieldKind, InputError, Model, Risk, RowError, Value};
 
 /// Strings longer than this are not copied into wasm memory: no level or number is that long.
 const MAX_TEXT: u32 = 4096;
@@ -78,7 +81,8 @@ extern "C" {
 /// A churn model loaded from the bytes `churn train` wrote.
 #[wasm_bindgen]
 pub struct ChurnModel {
-    model: Model,
+    /// Shared with the `CsvScorer`s made from it.
+    model: Rc<Model>,
     /// The schema's field names as JS strings, made once.
     keys: Vec<JsValue>,
     /// The same names as one JS array, and per field a `Map` from each level's exact text to
@@ -191,94 +195,34 @@ fn kind_of(v: &JsValue) -> &'static str {
     }
 }
 
-/// A plain JS object for the JSON-like views (`schema`, `info`, `evaluate`), filled key by key.
-/// The shapes are the JSON the CLI prints for the same types (serde's field names and order).
-struct View(Object);
-
-impl View {
-    fn new() -> View {
-        View(Object::new())
-    }
-    fn value(self, k: &str, v: &JsValue) -> View {
-        put(&self.0, k, v);
-        self
-    }
-    fn number(self, k: &str, v: f64) -> View {
-        put_number(&self.0, k, v);
-        self
-    }
-    fn text(self, k: &str, v: &str) -> View {
-        put_text(&self.0, k, v);
-        self
-    }
-    /// A count as a JS number; refuses one that a double cannot hold exactly, with the message
-    /// serde-wasm-bindgen gave (e.g. `info()` of a model trained with a seed above 2^53).
-    fn count(self, k: &str, v: u64) -> Result<View, JsError> {
-        if v > MAX_SAFE_INTEGER {
-            return Err(JsError::new(&format!("Error: {v} can't be represented as a JavaScript number")));
-        }
-        Ok(self.number(k, v as f64))
-    }
-    fn metrics(self, m: &Metrics) -> Result<View, JsError> {
-        self.count("rows", m.rows)?
-            .number("roc_auc", m.roc_auc)
-            .number("pr_auc", m.pr_auc)
-            .number("accuracy", m.accuracy)
-            .number("precision", m.precision)
-            .number("recall", m.recall)
-            .number("f1", m.f1)
-            .number("brier", m.brier)
-            .number("log_loss", m.log_loss)
-            .count("tp", m.tp)?
-            .count("fp", m.fp)?
-            .count("tn", m.tn)?
-            .count("fn", m.fn_)
-    }
-}
-
-impl From<View> for JsValue {
-    fn from(v: View) -> JsValue {
-        v.0.into()
-    }
-}
-
 /// `Number.MAX_SAFE_INTEGER`.
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
-/// The model's settings as an object, from the card's one parameter list.
-fn params_view(entries: Vec<(&'static str, crate::Param)>) -> Result<View, JsError> {
-    let mut v = View::new();
-    for (k, p) in entries {
-        v = match p {
-            crate::Param::Text(t) => v.text(k, t),
-            crate::Param::Count(n) => v.count(k, n)?,
-            crate::Param::Number(x) => v.number(k, x),
-        };
-    }
-    Ok(v)
-}
-
-fn texts<'a>(items: impl Iterator<Item = &'a str>) -> Array {
-    items.map(JsValue::from_str).collect()
-}
-
-fn numbers(items: &[f64]) -> Array {
-    items.iter().map(|&x| JsValue::from_f64(x)).collect()
-}
-
-/// `[{fpr, tpr, threshold}]`.
-fn roc_points(points: &[RocPoint]) -> Array {
-    points
-        .iter()
-        .map(|p| {
-            JsValue::from(
-                View::new()
-                    .number("fpr", p.fpr.into())
-                    .number("tpr", p.tpr.into())
-                    .number("threshold", p.threshold.into()),
-            )
-        })
-        .collect()
+/// A [`Doc`] (the core's one JSON shape for info, schema and metrics) as plain JS values, as
+/// `JSON.parse` of the CLI's `--json` would give them: NaN and infinities become `null` (JSON
+/// has no such numbers, and serde_json writes `null`). A count a double cannot hold exactly is
+/// refused, with the message serde-wasm-bindgen gave (e.g. `info()` of a model trained with a
+/// seed above 2^53).
+fn to_js(d: &Doc) -> Result<JsValue, JsError> {
+    Ok(match d {
+        Doc::Null => JsValue::NULL,
+        Doc::Bool(b) => JsValue::from_bool(*b),
+        Doc::Number(x) if x.is_finite() => JsValue::from_f64(*x),
+        Doc::Number(_) => JsValue::NULL,
+        Doc::Count(n) if *n > MAX_SAFE_INTEGER => {
+            return Err(JsError::new(&format!("Error: {n} can't be represented as a JavaScript number")))
+        }
+        Doc::Count(n) => JsValue::from_f64(*n as f64),
+        Doc::Text(t) => JsValue::from_str(t),
+        Doc::List(items) => items.iter().map(to_js).collect::<Result<Array, _>>()?.into(),
+        Doc::Map(entries) => {
+            let o = Object::new();
+            for (k, v) in entries {
+                put(&o, k, &to_js(v)?);
+            }
+            o.into()
+        }
+    })
 }
 
 /// Why a customer was not scored.
@@ -332,18 +276,23 @@ impl ChurnModel {
         }
     }
 
-    /// `[{field, message}]` for each bad field.
-    fn details(&self, r: &Refused) -> Array {
-        let Refused::Input(e) = r else { return Array::new() };
-        e.errors
-            .iter()
-            .map(|fe| {
-                let d = Object::new();
-                set(&d, &self.k.field, &JsValue::from_str(&fe.field));
-                set(&d, &self.k.message, &JsValue::from_str(&fe.message()));
-                JsValue::from(d)
-            })
-            .collect()
+    /// `[{field, message}]` for each bad field; in a batch `[{row, field, message}]`, and a
+    /// customer that is not an object gets one entry with `field: null`.
+    fn details(&self, r: &Refused, row: Option<usize>) -> Array {
+        let entry = |field: JsValue, message: &str| {
+            let d = Object::new();
+            if let Some(i) = row {
+                set(&d, &self.k.row, &JsValue::from_f64(i as f64));
+            }
+            set(&d, &self.k.field, &field);
+            set(&d, &self.k.message, &JsValue::from_str(message));
+            JsValue::from(d)
+        };
+        match r {
+            Refused::Input(e) => e.errors.iter().map(|fe| entry(JsValue::from_str(&fe.field), &fe.message())).collect(),
+            Refused::NotAnObject(m) if row.is_some() => std::iter::once(entry(JsValue::NULL, m)).collect(),
+            Refused::NotAnObject(_) => Array::new(),
+        }
     }
 
     /// A JS `Error` with the message and `details: [{field, message}]`.
@@ -354,7 +303,7 @@ impl ChurnModel {
     }
 
     fn refused(&self, r: &Refused) -> JsValue {
-        self.error(&Self::message(r), &self.details(r))
+        self.error(&Self::message(r), &self.details(r, None))
     }
 
     fn result(&self, p: f64) -> Object {
@@ -412,7 +361,7 @@ impl ChurnModel {
         };
         let key_array = keys.iter().collect();
         let scratch = Float64Array::new_with_length(2 * keys.len() as u32);
-        Ok(ChurnModel { model, keys, key_array, level_maps, level_values, scratch, k })
+        Ok(ChurnModel { model: Rc::new(model), keys, key_array, level_maps, level_values, scratch, k })
     }
 
     /// Same as `new ChurnModel(bytes)`.
@@ -434,8 +383,9 @@ impl ChurnModel {
         Ok(self.model.probability(&x))
     }
 
-    /// Scores many customers. A bad row gives `{row, error, details}` in its place instead of
-    /// throwing; `customers` must be an array.
+    /// Scores many customers. A bad row gives `{row, error, details: [{row, field, message}]}`
+    /// in its place instead of throwing (`row` is its index, `error` the message);
+    /// `customers` must be an array.
     #[wasm_bindgen(js_name = predictBatch)]
     pub fn predict_batch(&self, customers: &JsValue) -> Result<Array, JsValue> {
         if !Array::is_array(customers) {
@@ -450,8 +400,8 @@ impl ChurnModel {
                 Err(r) => {
                     let o = Object::new();
                     set(&o, &self.k.row, &JsValue::from_f64(i as f64));
-                    set(&o, &self.k.error, &JsValue::from_str(&format!("row {i}: {}", Self::message(&r))));
-                    set(&o, &self.k.details, &self.details(&r));
+                    set(&o, &self.k.error, &JsValue::from_str(&Self::message(&r)));
+                    set(&o, &self.k.details, &self.details(&r, Some(i)));
                     o
                 }
             };
@@ -567,107 +517,24 @@ impl ChurnModel {
         Ok(explained(self.result(e.probability), e.probability, e.base_value, factors))
     }
 
-    /// The input schema: `{fields: [{name, kind, ...}], id_column, target}`. Numeric fields
-    /// carry `min`/`max` seen in training and their `missing` rule; categorical fields their
-    /// `levels` (in code order) and `unknown` rule.
+    /// The input schema (see `doc::schema`): `{fields: [{name, kind, ...}], id_column,
+    /// target}`.
     pub fn schema(&self) -> Result<JsValue, JsError> {
-        let s = self.model.schema();
-        let fields: Array = s
-            .fields
-            .iter()
-            .map(|f| {
-                let o = View::new().text("name", &f.name);
-                JsValue::from(match &f.kind {
-                    FieldKind::Numeric(n) => {
-                        let missing = match n.missing {
-                            Missing::Error => JsValue::from_str("error"),
-                            Missing::Replace(v) => View::new().number("replace", v).into(),
-                        };
-                        o.text("kind", "numeric")
-                            .value("missing", &missing)
-                            .number("min", n.min)
-                            .number("max", n.max)
-                            .value("integer", &JsValue::from_bool(n.integer))
-                    }
-                    FieldKind::Categorical(c) => {
-                        let unknown = match c.unknown {
-                            Unknown::Error => JsValue::from_str("error"),
-                            Unknown::AsLevel(code) => View::new().number("as_level", code.into()).into(),
-                        };
-                        o.text("kind", "categorical")
-                            .value("levels", &texts(c.levels.iter().map(String::as_str)))
-                            .value("unknown", &unknown)
-                    }
-                })
-            })
-            .collect();
-        let target = View::new()
-            .text("column", &s.target.column)
-            .text("positive", &s.target.positive)
-            .text("negative", &s.target.negative);
-        Ok(View::new()
-            .value("fields", &fields)
-            .value("id_column", &s.id_column.as_deref().map_or(JsValue::NULL, JsValue::from_str))
-            .value("target", &target.into())
-            .into())
+        to_js(&doc::schema(self.model.schema()))
     }
 
-    /// The model card plus policy and sizes.
+    /// What is in the model (see `doc::info`): the card, kind, settings, policy, schema and
+    /// sizes; the same object `churn inspect --json` prints.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        let m = &self.model;
-        let c = m.card();
-        let params = params_view(c.params.entries())?;
-        let selection = Array::new();
-        for cand in &c.selection {
-            let v = params_view(cand.params.entries())?
-                .number("cv_auc_mean", cand.cv_auc_mean)
-                .number("cv_auc_sd", cand.cv_auc_sd)
-                .number("folds", cand.folds.into())
-                .count("nodes", cand.nodes)?
-                .number("fit_seconds", cand.fit_seconds);
-            selection.push(&v.into());
-        }
-        let o = View::new()
-            .text("name", &c.name)
-            .text("version", &c.version)
-            .text("created_at", &c.created_at)
-            .text("trainer", &c.trainer)
-            .text("data_sha256", &c.data_sha256)
-            .count("rows_total", c.rows_total)?
-            .count("rows_train", c.rows_train)?
-            .count("rows_test", c.rows_test)?
-            .value("params", &params.into());
-        let test_metrics = match &c.test_metrics {
-            Some(t) => View::new().metrics(t)?.into(),
-            None => JsValue::NULL,
-        };
-        let policy = m.policy();
-        let policy = View::new()
-            .number("threshold", policy.threshold)
-            .number("high", policy.high)
-            .number("medium", policy.medium)
-            .number("decimals", policy.decimals.into());
-        Ok(o.value("test_metrics", &test_metrics)
-            .value("importances", &numbers(&c.importances))
-            .value("roc", &roc_points(&c.roc))
-            .value("policy", &policy.into())
-            .value("selection", &selection.into())
-            .number("format_version", crate::FORMAT_VERSION.into())
-            .text("model_kind", m.kind().short())
-            .text("model_type", m.kind().name())
-            .text("model_description", m.kind().describe())
-            .number("trees", m.forest().n_trees() as f64)
-            .number("nodes", m.forest().shape().0 as f64)
-            .number("base_value", m.forest().base_value())
-            .value("features", &texts(m.schema().fields.iter().map(|f| f.name.as_str())))
-            .into())
+        to_js(&doc::info(&self.model))
     }
 
-    /// Metrics of raw probabilities against known outcomes (`labels[i]` is 1 for churn, 0 for
-    /// not), with this model's threshold: `{rows, roc_auc, pr_auc, accuracy, precision, recall,
-    /// f1, brier, log_loss, tp, fp, tn, fn, roc: [{fpr, tpr, threshold}]}` — the same code the
-    /// trainer's model card and `churn evaluate` use.
-    pub fn evaluate(&self, probabilities: &[f64], labels: &[u8]) -> Result<JsValue, JsError> {
+    /// Metrics of raw probabilities against the target column's text, one label per
+    /// probability, with the core's label rule (trimmed; the positive or the negative value;
+    /// other labels are counted in `unusable_labels` and left out): `{rows, unusable_labels,
+    /// roc_auc, pr_auc, accuracy, precision, recall, f1, brier, log_loss, tp, fp, tn, fn, roc}`,
+    /// the object `churn evaluate --json` prints; `null` when no label is usable.
+    pub fn evaluate(&self, probabilities: &[f64], labels: Vec<String>) -> Result<JsValue, JsError> {
         if probabilities.len() != labels.len() {
             return Err(JsError::new(&format!(
                 "evaluate: {} probabilities but {} labels",
@@ -675,16 +542,22 @@ impl ChurnModel {
                 labels.len()
             )));
         }
-        if let Some(i) = labels.iter().position(|&l| l > 1) {
-            return Err(JsError::new(&format!("evaluate: label {} at index {i} is not 0 or 1", labels[i])));
-        }
         if let Some(i) = probabilities.iter().position(|p| !(0.0..=1.0).contains(p)) {
             return Err(JsError::new(&format!("evaluate: probability at index {i} is not in [0, 1]")));
         }
-        let y: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
-        let metrics = crate::Metrics::compute(probabilities, &y, self.model.policy().threshold);
-        let roc = crate::metrics::roc_curve(probabilities, &y, 200);
-        Ok(View::new().metrics(&metrics)?.value("roc", &roc_points(&roc)).into())
+        let mut e = Evaluation::new();
+        for (i, (&p, label)) in probabilities.iter().zip(&labels).enumerate() {
+            e.push(&self.model.schema().target, p, label, i as u64);
+        }
+        to_js(&e.doc(&self.model))
+    }
+
+    /// A scorer for a CSV file's rows, from its header: finds the model's columns (throws
+    /// naming every missing one) and then scores chunks of records as `churn score` does.
+    #[wasm_bindgen(js_name = csvScorer)]
+    pub fn csv_scorer(&self, header: Vec<String>) -> Result<CsvScorer, JsError> {
+        let layout = CsvLayout::new(&self.model, &header).map_err(|m| JsError::new(&m))?;
+        Ok(CsvScorer { model: Rc::clone(&self.model), layout, evaluation: Evaluation::new() })
     }
 
     /// The version string shown as `model_version`.
@@ -692,4 +565,159 @@ impl ChurnModel {
     pub fn model_version(&self) -> String {
         self.model.card().version.clone()
     }
+}
+
+/// Scores a CSV file's records chunk by chunk with the core's output rules: the same scored
+/// lines, row errors and label rule as `churn score`/`churn evaluate`. Made by
+/// `ChurnModel.csvScorer(header)`.
+#[wasm_bindgen]
+pub struct CsvScorer {
+    model: Rc<Model>,
+    layout: CsvLayout,
+    evaluation: Evaluation,
+}
+
+/// `{row, line, id, message, details: [{row, field, message}]}` (`field` null when the whole
+/// row is wrong).
+fn row_error(e: &RowError, id: &str) -> JsValue {
+    let details: Array = e
+        .details()
+        .into_iter()
+        .map(|(field, message)| {
+            let d = Object::new();
+            put_number(&d, "row", e.row as f64);
+            put(&d, "field", &field.map_or(JsValue::NULL, JsValue::from_str));
+            put_text(&d, "message", &message);
+            JsValue::from(d)
+        })
+        .collect();
+    let o = Object::new();
+    put_number(&o, "row", e.row as f64);
+    put_number(&o, "line", e.line as f64);
+    put_text(&o, "id", id);
+    put_text(&o, "message", &e.message());
+    put(&o, "details", &details);
+    o.into()
+}
+
+#[wasm_bindgen]
+impl CsvScorer {
+    /// The scored file's header line (with its line break).
+    pub fn header(&self) -> String {
+        self.layout.header()
+    }
+
+    /// The scored file's first column: the model's id column, or `row` when the file lacks it.
+    #[wasm_bindgen(getter, js_name = idHeader)]
+    pub fn id_header(&self) -> String {
+        self.layout.id_header().to_string()
+    }
+
+    /// The model's id column when the file lacks it (rows are numbered instead), else undefined.
+    #[wasm_bindgen(getter, js_name = missingId)]
+    pub fn missing_id(&self) -> Option<String> {
+        self.layout.missing_id(&self.model).map(String::from)
+    }
+
+    /// Whether the file has the target column (then `evaluation()` has metrics).
+    #[wasm_bindgen(getter, js_name = hasTarget)]
+    pub fn has_target(&self) -> bool {
+        self.layout.has_target()
+    }
+
+    /// Scores records `[{fields: string[], line}]`, the first being data row `firstRow + 1`.
+    /// Returns `{csv, rows, ids, raw, probability, prediction, risk, errors}`: the scored lines
+    /// of the good rows, then per good row its number, id, raw and rounded probability,
+    /// prediction and risk level; `errors` as `{row, line, id, message, details}`. Rows with
+    /// the target column also go into `evaluation()`.
+    pub fn score(&mut self, records: &Array, first_row: f64) -> Result<Object, JsError> {
+        let (model, layout) = (&self.model, &self.layout);
+        let nf = model.n_features();
+        let (fields_key, line_key) = (JsValue::from_str("fields"), JsValue::from_str("line"));
+        let mut matrix = Vec::with_capacity(records.length() as usize * nf);
+        let mut x = vec![0.0; nf];
+        let mut good: Vec<(u64, u64, Vec<String>)> = Vec::new();
+        let errors = Array::new();
+        for (k, rec) in records.iter().enumerate() {
+            let fields = Reflect::get(&rec, &fields_key).unwrap_or(JsValue::UNDEFINED);
+            if !Array::is_array(&fields) {
+                return Err(JsError::new(&format!("record {k}: expected {{fields: string[], line}}")));
+            }
+            let fields: &Array = fields.unchecked_ref();
+            let line = Reflect::get(&rec, &line_key).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u64;
+            // Only the columns the layout reads cross into wasm.
+            let cells: Vec<String> = (0..fields.length())
+                .map(|i| {
+                    if layout.uses(i as usize) {
+                        fields.get(i).as_string().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect();
+            let row = first_row as u64 + k as u64 + 1;
+            match layout.encode(model, &cells[..], row, line, &mut x) {
+                Ok(()) => {
+                    matrix.extend_from_slice(&x);
+                    good.push((row, line, cells));
+                }
+                Err(e) => {
+                    errors.push(&row_error(&e, &layout.id_of(&cells[..])));
+                }
+            }
+        }
+        let mut p = vec![0.0; good.len()];
+        model.forest().probabilities(&matrix, &mut p);
+        let mut csv = String::with_capacity(good.len() * 48);
+        let (ids, prediction, risk) = (Array::new(), Array::new(), Array::new());
+        let mut rounded = Vec::with_capacity(good.len());
+        let target = &model.schema().target;
+        for ((row, line, cells), &p) in good.iter().zip(&p) {
+            layout.write_row(&mut csv, model, &cells[..], *row, p, None);
+            let d = model.decide(p);
+            ids.push(&JsValue::from_str(&layout.row_id(&cells[..], *row)));
+            rounded.push(d.rounded);
+            prediction.push(&JsValue::from_str(d.prediction()));
+            risk.push(&JsValue::from_str(d.risk.as_str()));
+            if layout.has_target() {
+                self.evaluation.push(target, p, &layout.label(&cells[..]), *line);
+            }
+        }
+        let rows: Vec<f64> = good.iter().map(|(row, _, _)| *row as f64).collect();
+        let o = Object::new();
+        put_text(&o, "csv", &csv);
+        put(&o, "rows", &Float64Array::from(&rows[..]));
+        put(&o, "ids", &ids);
+        put(&o, "raw", &Float64Array::from(&p[..]));
+        put(&o, "probability", &Float64Array::from(&rounded[..]));
+        put(&o, "prediction", &prediction);
+        put(&o, "risk", &risk);
+        put(&o, "errors", &errors);
+        Ok(o)
+    }
+
+    /// The metrics of the rows scored so far that have a usable label (the object
+    /// `ChurnModel.evaluate` returns), or `null`.
+    pub fn evaluation(&self) -> Result<JsValue, JsError> {
+        to_js(&self.evaluation.doc(&self.model))
+    }
+
+    /// What to tell the user about labels that were neither value, if any.
+    #[wasm_bindgen(getter, js_name = labelNote)]
+    pub fn label_note(&self) -> Option<String> {
+        self.evaluation.note(&self.model)
+    }
+}
+
+/// The JS engine's shortest round-trip digits of a finite double (`String(x)`), for
+/// `output::write_number`.
+pub(crate) fn shortest_digits(x: f64) -> String {
+    js_sys::Number::from(x).to_string_with_radix(10).ok().and_then(|s| s.as_string()).unwrap_or_default()
+}
+
+/// A number as every surface writes it in output (`churn score`'s columns, the page): the
+/// shortest decimal that reads back as the same double, without an exponent (`0.0000001`).
+#[wasm_bindgen(js_name = formatNumber)]
+pub fn format_number(x: f64) -> String {
+    crate::output::number(x)
 }

@@ -98,3 +98,26 @@ fn bad_input_throws_and_the_instance_keeps_working() {
     assert_eq!(model.probability(&good).unwrap().to_bits(), want.to_bits());
     assert!(ChurnModel::new(&MODEL[..40]).is_err());
 }
+
+/// In wasm the digits of `write_number` come from the JS engine (`Number.prototype.toString`),
+/// natively from ryu: both must give Rust's `{}` text (ties apart: same length, both read back).
+#[wasm_bindgen_test]
+fn numbers_are_written_as_natively() {
+    use inference_wasm::output::number;
+    let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..200_000 {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let p = (s >> 11) as f64 / (1u64 << 53) as f64;
+        assert_eq!(number(p), format!("{p}"));
+        let x = f64::from_bits(s);
+        if x.is_finite() && number(x) != format!("{x}") {
+            let (a, b) = (number(x), format!("{x}"));
+            assert!(a.len() == b.len() && a.parse::<f64>() == Ok(x), "{x:e}: {a} vs {b}");
+        }
+    }
+    for (x, want) in [(1e-7, "0.0000001"), (1e21, "1000000000000000000000"), (-0.0, "-0"), (f64::NAN, "NaN")] {
+        assert_eq!(number(x), want);
+    }
+}

@@ -15,7 +15,7 @@ use crate::output::GateFailed;
 use crate::registry::{
     new_run_id, sha256_hex, shell_join, MlflowLink, NewRun, Registry, RunData, RunModel, RunRecord, VersionRecord,
 };
-use crate::scoring::metrics_on;
+use crate::scoring::auc_on;
 
 /// What `churn train` recorded: shown in its summary and JSON.
 pub struct Recorded {
@@ -559,7 +559,7 @@ pub fn promote(a: PromoteArgs) -> Result<()> {
             return Ok(x);
         }
         let x = match &a.data {
-            Some(d) => metrics_on(&cand_model, d)?.roc_auc,
+            Some(d) => auc_on(&cand_model, d)?,
             None => cand.roc_auc.with_context(|| {
                 format!("version {} has no held-out metrics (trained with --test-fraction 0): pass --data FILE.csv to measure it", a.version)
             })?,
@@ -597,7 +597,7 @@ pub fn promote(a: PromoteArgs) -> Result<()> {
             Some(h) => {
                 let champ = reg.version(&a.name, h)?;
                 let champ_auc = match &a.data {
-                    Some(d) => metrics_on(&reg.load_version(&a.name, h)?.1, d)?.roc_auc,
+                    Some(d) => auc_on(&reg.load_version(&a.name, h)?.1, d)?,
                     None => {
                         let same_rows = champ.data_sha256 == cand.data_sha256
                             && champ.seed == cand.seed

@@ -8,24 +8,12 @@ use crate::cli::InspectArgs;
 use crate::output::load_model_file;
 
 pub fn run(a: InspectArgs) -> Result<()> {
-    let (file, model) = load_model_file(&a.model)?;
-    let bytes = file.len() as u64;
-    // The file's own format version (a version-1 file loads too), from its header (it loaded,
-    // so the header is there).
-    let version = u16::from_le_bytes([file[8], file[9]]);
+    let (_, model) = load_model_file(&a.model)?;
+    // The file's own size and format version (a version-1 file loads too).
+    let file = model.file().expect("loaded from a file");
+    let (bytes, version) = (file.bytes, file.version);
     let art = model.artifact();
     let (nodes, leaves, depth) = model.forest().shape();
-    let sizes = json!({
-        "file_bytes": bytes,
-        "format_version": version,
-        "model_kind": model.kind().short(),
-        "model_type": model.kind().name(),
-        "trees": model.forest().n_trees(),
-        "nodes": nodes,
-        "leaves": leaves,
-        "max_depth": depth,
-        "bytes_per_node": bytes as f64 / nodes as f64,
-    });
     if a.trees {
         let trees: Vec<Json> = (0..model.forest().n_trees())
             .map(|t| {
@@ -57,8 +45,8 @@ pub fn run(a: InspectArgs) -> Result<()> {
         return Ok(());
     }
     if a.json {
-        let out = json!({"sizes": sizes, "schema": art.schema, "policy": art.policy, "card": art.card});
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        // The core's one shape for model info: the JS `info()` returns the same object.
+        println!("{}", serde_json::to_string_pretty(&inference_wasm::doc::info(&model))?);
         return Ok(());
     }
     let c = &art.card;

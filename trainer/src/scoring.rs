@@ -4,6 +4,7 @@
 //! score chunks and format their output lines, and the main thread writes chunks in order. At
 //! most a few chunks are in flight, so memory does not grow with the file.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -14,8 +15,7 @@ use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
 use csv::ByteRecord;
-use inference_wasm::{Metrics, Model, Value};
-use serde_json::json;
+use inference_wasm::{CsvLayout, Evaluation, Model, Record, ScoredColumns};
 
 use crate::cli::{EvaluateArgs, OnError, ScoreArgs};
 use crate::output::{load_model, threads};
@@ -25,41 +25,34 @@ const CHUNK_ROWS: usize = 4096;
 /// Row errors printed in full with `--on-error skip`; the rest are counted.
 const ERRORS_SHOWN: usize = 20;
 
-/// Where the model's fields, id and target sit in a CSV's columns.
-struct Layout {
-    fields: Vec<usize>,
-    id: Option<usize>,
-    target: Option<usize>,
-    width: usize,
-}
-
 fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     Ok(csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(BufReader::with_capacity(1 << 20, f)))
 }
 
-fn layout(model: &Model, headers: &csv::StringRecord, path: &Path, need_target: bool) -> Result<Layout> {
-    let find = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
-    let schema = model.schema();
-    let mut missing = Vec::new();
-    let fields: Vec<usize> = schema
-        .fields
-        .iter()
-        .map(|f| {
-            find(&f.name).unwrap_or_else(|| {
-                missing.push(f.name.as_str());
-                0
-            })
-        })
-        .collect();
-    if !missing.is_empty() {
-        bail!("{} lacks column(s) the model needs: {}", path.display(), missing.join(", "));
+/// Finds the model's columns in a CSV's header (the core's rule); errors name the file.
+fn layout(model: &Model, headers: &csv::StringRecord, path: &Path, need_target: bool) -> Result<CsvLayout> {
+    let header: Vec<&str> = headers.iter().collect();
+    let lay = CsvLayout::new(model, &header).map_err(|e| anyhow!("{} {e}", path.display()))?;
+    if need_target {
+        lay.require_target(model).map_err(|e| anyhow!("{} {e}", path.display()))?;
     }
-    let target = find(&schema.target.column);
-    if need_target && target.is_none() {
-        bail!("{} has no target column {:?}: metrics need the known outcomes", path.display(), schema.target.column);
+    Ok(lay)
+}
+
+/// A CSV record as the core reads it (fields are checked for UTF-8 where they are used).
+struct Rec<'a>(&'a ByteRecord);
+
+impl Record for Rec<'_> {
+    fn width(&self) -> usize {
+        self.0.len()
     }
-    Ok(Layout { fields, id: schema.id_column.as_deref().and_then(find), target, width: headers.len() })
+    fn get(&self, i: usize) -> Option<&str> {
+        std::str::from_utf8(self.0.get(i)?).ok()
+    }
+    fn show(&self, i: usize) -> Cow<'_, str> {
+        String::from_utf8_lossy(self.0.get(i).unwrap_or_default())
+    }
 }
 
 /// Line number of a record (1-based, as an editor shows it).
@@ -67,95 +60,65 @@ fn line(rec: &ByteRecord) -> u64 {
     rec.position().map_or(0, |p| p.line())
 }
 
-/// Field `i` of a record as text ("" past the end; invalid UTF-8 is replaced, for display).
-fn text(rec: &ByteRecord, i: usize) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(rec.get(i).unwrap_or_default())
-}
-
-/// Encodes one CSV record with the core; on failure says which line and why.
-fn encode(model: &Model, lay: &Layout, rec: &ByteRecord, x: &mut [f64]) -> Result<(), String> {
-    if rec.len() != lay.width {
-        return Err(format!("line {}: has {} fields, the header has {}", line(rec), rec.len(), lay.width));
-    }
-    // Records are read as bytes (the reader thread is the pipeline's bottleneck); the fields the
-    // model uses are checked for UTF-8 here, in the workers.
-    let mut cells = [""; 64];
-    let mut owned = Vec::new();
-    let cells: &mut [&str] = if lay.fields.len() <= cells.len() {
-        &mut cells[..lay.fields.len()]
-    } else {
-        owned.resize(lay.fields.len(), "");
-        &mut owned
-    };
-    for (cell, &col) in cells.iter_mut().zip(&lay.fields) {
-        *cell = std::str::from_utf8(&rec[col])
-            .map_err(|_| format!("line {}: column {} is not valid UTF-8", line(rec), col + 1))?;
-    }
-    model.encode(|i, _| Value::Text(cells[i]), x).map_err(|e| format!("line {}: {e}", line(rec)))
-}
-
 /// Metrics of `model` on a CSV that has the target column (`churn evaluate`, the registry's
 /// quality gate).
-pub fn metrics_on(model: &Model, path: &Path) -> Result<Metrics> {
+pub fn metrics_on(model: &Model, path: &Path) -> Result<Evaluation> {
     let mut rdr = open_csv(path)?;
     let headers = rdr.headers().with_context(|| format!("reading {}", path.display()))?.clone();
     let lay = layout(model, &headers, path, true)?;
     let target = &model.schema().target;
-    let (mut p, mut y) = (Vec::new(), Vec::new());
+    let mut e = Evaluation::new();
     let mut x = vec![0.0; model.n_features()];
-    for rec in rdr.byte_records() {
+    for (k, rec) in rdr.byte_records().enumerate() {
         let rec = rec.with_context(|| format!("reading {}", path.display()))?;
-        encode(model, &lay, &rec, &mut x).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        let label = text(&rec, lay.target.expect("checked by layout"));
-        let label = label.trim();
-        y.push(if label == target.positive {
-            true
-        } else if label == target.negative {
-            false
-        } else {
-            bail!(
-                "{} line {}: target {} is {label:?}, expected {:?} or {:?}",
-                path.display(),
-                line(&rec),
-                target.column,
-                target.positive,
-                target.negative
-            );
-        });
-        p.push(model.probability(&x));
+        let r = Rec(&rec);
+        lay.encode(model, &r, k as u64 + 1, line(&rec), &mut x).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        e.push(target, model.probability(&x), &lay.label(&r), line(&rec));
     }
-    if p.is_empty() {
+    if e.rows() == 0 && e.unusable() == 0 {
         bail!("{} has no data rows", path.display());
     }
-    Ok(Metrics::compute(&p, &y, model.policy().threshold))
+    if e.rows() == 0 {
+        bail!("{}: no row has a usable label: {}", path.display(), e.note(model).unwrap_or_default());
+    }
+    Ok(e)
+}
+
+/// ROC-AUC of `model` on a labelled CSV (the registry's quality gate), with a note on stderr
+/// about labels that were neither value.
+pub fn auc_on(model: &Model, path: &Path) -> Result<f64> {
+    let e = metrics_on(model, path)?;
+    if let Some(note) = e.note(model) {
+        eprintln!("note: {}: {note}", path.display());
+    }
+    Ok(e.metrics(model).map_or(f64::NAN, |m| m.roc_auc))
 }
 
 pub fn evaluate(a: EvaluateArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    let m = metrics_on(&model, &a.data)?;
-    if a.json {
-        let out = json!({
-            "rows": m.rows, "roc_auc": m.roc_auc, "pr_auc": m.pr_auc, "accuracy": m.accuracy,
-            "precision": m.precision, "recall": m.recall, "f1": m.f1, "brier": m.brier,
-            "log_loss": m.log_loss, "confusion": {"tp": m.tp, "fp": m.fp, "tn": m.tn, "fn": m.fn_},
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        println!("{:<10}{}", "rows", m.rows);
-        for (k, v) in [
-            ("roc_auc", m.roc_auc),
-            ("pr_auc", m.pr_auc),
-            ("accuracy", m.accuracy),
-            ("precision", m.precision),
-            ("recall", m.recall),
-            ("f1", m.f1),
-            ("brier", m.brier),
-            ("log_loss", m.log_loss),
-        ] {
-            println!("{k:<10}{v:.4}");
-        }
-        println!("{:<10}tp {}  fp {}  tn {}  fn {}", "confusion", m.tp, m.fp, m.tn, m.fn_);
+    let e = metrics_on(&model, &a.data)?;
+    if let Some(note) = e.note(&model) {
+        eprintln!("note: {}: {note}", a.data.display());
     }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&e.doc(&model))?);
+        return Ok(());
+    }
+    let m = e.metrics(&model).expect("metrics_on refuses a file without a usable label");
+    println!("{:<10}{}", "rows", m.rows);
+    for (k, v) in [
+        ("roc_auc", m.roc_auc),
+        ("pr_auc", m.pr_auc),
+        ("accuracy", m.accuracy),
+        ("precision", m.precision),
+        ("recall", m.recall),
+        ("f1", m.f1),
+        ("brier", m.brier),
+        ("log_loss", m.log_loss),
+    ] {
+        println!("{k:<10}{v:.4}");
+    }
+    println!("{:<10}tp {}  fp {}  tn {}  fn {}", "confusion", m.tp, m.fp, m.tn, m.fn_);
     Ok(())
 }
 
@@ -176,13 +139,8 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     let mut rdr = open_csv(&a.data)?;
     let headers = rdr.headers().with_context(|| format!("reading {}", a.data.display()))?.clone();
     let lay = layout(&model, &headers, &a.data, false)?;
-    let id_name = model.schema().id_column.clone();
-    if id_name.is_some() && lay.id.is_none() {
-        eprintln!(
-            "note: {} has no id column {:?}; writing row numbers instead",
-            a.data.display(),
-            id_name.as_deref().unwrap_or("")
-        );
+    if let Some(id) = lay.missing_id(&model) {
+        eprintln!("note: {} has no id column {id:?}; writing row numbers instead", a.data.display());
     }
     // "-" and devices such as /dev/null are written in place; a file through a temp + rename.
     let in_place = a.out.as_os_str() == "-" || crate::output::is_special(&a.out);
@@ -195,19 +153,9 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         Box::new(File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?)
     };
     let mut out = BufWriter::with_capacity(1 << 20, sink);
-    // Header.
-    let mut head = vec![match (&id_name, lay.id) {
-        (Some(name), Some(_)) => name.clone(),
-        _ => "row".to_string(),
-    }];
-    head.extend(["churn_probability", "churn_prediction", "risk_level"].map(String::from));
-    if a.raw {
-        head.push("churn_probability_raw".into());
-    }
-    for k in 1..=a.explain.unwrap_or(0) {
-        head.extend([format!("why_{k}"), format!("why_{k}_value"), format!("why_{k}_contribution")]);
-    }
-    writeln!(out, "{}", head.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","))?;
+    let cols = ScoredColumns { raw: a.raw, explain: a.explain.unwrap_or(0) };
+    let lay = lay.with_columns(cols);
+    out.write_all(lay.header().as_bytes())?;
 
     let workers = threads(a.threads);
     let stop = AtomicBool::new(false);
@@ -257,13 +205,13 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         // Workers.
         for _ in 0..workers {
             let (tx_out, tx_spare) = (tx_out.clone(), tx_spare.clone());
-            let (rx_in, model, lay, a) = (&rx_in, &model, &lay, &a);
+            let (rx_in, model, lay) = (&rx_in, &model, &lay);
             s.spawn(move || loop {
                 let msg = rx_in.lock().unwrap().recv();
                 let Ok((seq, first_row, chunk)) = msg else { return };
                 let scored = match chunk {
                     Chunk::Rows(rows, n) => {
-                        let scored = score_chunk(model, lay, a, &rows[..n], first_row);
+                        let scored = score_chunk(model, lay, &rows[..n], first_row);
                         let _ = tx_spare.try_send(rows);
                         scored
                     }
@@ -325,8 +273,8 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     Ok(())
 }
 
-fn score_chunk(model: &Model, lay: &Layout, a: &ScoreArgs, rows: &[ByteRecord], first_row: usize) -> Scored {
-    use std::fmt::Write as _;
+fn score_chunk(model: &Model, lay: &CsvLayout, rows: &[ByteRecord], first_row: usize) -> Scored {
+    let explain = lay.columns().explain;
     let nf = model.n_features();
     // Encode the whole chunk, then score it tree by tree (the core's batch path: same bits as
     // one row at a time, several times faster).
@@ -335,54 +283,19 @@ fn score_chunk(model: &Model, lay: &Layout, a: &ScoreArgs, rows: &[ByteRecord], 
     let mut errors = Vec::new();
     for (k, rec) in rows.iter().enumerate() {
         let n = good.len();
-        match encode(model, lay, rec, &mut matrix[n * nf..(n + 1) * nf]) {
+        let row = (first_row + k + 1) as u64;
+        match lay.encode(model, &Rec(rec), row, line(rec), &mut matrix[n * nf..(n + 1) * nf]) {
             Ok(()) => good.push(k),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     let mut probs = vec![0.0; good.len()];
     model.forest().probabilities(&matrix[..good.len() * nf], &mut probs);
-    let fields = &model.schema().fields;
     let mut s = String::with_capacity(rows.len() * 48);
     for (n, (&k, &p)) in good.iter().zip(&probs).enumerate() {
-        let rec = &rows[k];
-        match lay.id {
-            Some(i) => s.push_str(&csv_field(&text(rec, i))),
-            None => {
-                let _ = write!(s, "{}", first_row + k + 1);
-            }
-        }
-        let d = model.decide(p);
-        let _ = write!(s, ",{},{},{}", d.rounded, d.prediction(), d.risk.as_str());
-        if a.raw {
-            let _ = write!(s, ",{p}");
-        }
-        if let Some(top) = a.explain {
-            let e = model.explain_features(&matrix[n * nf..(n + 1) * nf], top);
-            debug_assert_eq!(e.probability.to_bits(), p.to_bits());
-            for c in &e.contributions {
-                let _ = write!(
-                    s,
-                    ",{},{},{}",
-                    csv_field(&fields[c.field].name),
-                    csv_field(&text(rec, lay.fields[c.field])),
-                    c.contribution
-                );
-            }
-            for _ in e.contributions.len()..top {
-                s.push_str(",,,");
-            }
-        }
-        s.push('\n');
+        let e = (explain > 0).then(|| model.explain_features(&matrix[n * nf..(n + 1) * nf], explain));
+        debug_assert!(e.as_ref().is_none_or(|e| e.probability.to_bits() == p.to_bits()));
+        lay.write_row(&mut s, model, &Rec(&rows[k]), (first_row + k + 1) as u64, p, e.as_ref());
     }
     Scored { bytes: s.into_bytes(), errors, rows: rows.len() }
-}
-
-/// Quotes a CSV field when it needs it.
-fn csv_field(v: &str) -> std::borrow::Cow<'_, str> {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\"")).into()
-    } else {
-        v.into()
-    }
 }

@@ -26,8 +26,8 @@ fn train_inspect_evaluate_score_on_telco() {
     assert!(total["missing"]["replace"].is_number());
 
     let i = json(&ok(&["inspect", &model, "--json"]));
-    assert_eq!(i["sizes"]["trees"], 30);
-    assert!(i["sizes"]["bytes_per_node"].as_f64().unwrap() < 6.5);
+    assert_eq!(i["trees"], 30);
+    assert!(i["file_bytes"].as_f64().unwrap() / i["nodes"].as_f64().unwrap() < 6.5);
     let text = ok(&["inspect", &model]);
     assert!(text.contains("Yes when p > 0.5; HIGH when p >= 0.7, MEDIUM when p >= 0.4"), "{text}");
 
@@ -35,9 +35,9 @@ fn train_inspect_evaluate_score_on_telco() {
     for key in ["rows", "roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss"] {
         assert!(e[key].is_number(), "{key} missing in {e}");
     }
-    let c = &e["confusion"];
-    let total: u64 = ["tp", "fp", "tn", "fn"].iter().map(|k| c[k].as_u64().unwrap()).sum();
+    let total: u64 = ["tp", "fp", "tn", "fn"].iter().map(|k| e[k].as_u64().unwrap()).sum();
     assert_eq!(total, 1409);
+    assert_eq!(e["unusable_labels"], 0);
 
     let scores = path(&d, "scores.csv");
     ok(&["score", "--model", &model, "--data", &data("telco_test.csv"), "--out", &scores, "--raw"]);
@@ -92,9 +92,9 @@ fn golden_models_score_exactly_as_recorded() {
     for (model, version, kind) in [("format_v1.bin", 1, "rf"), ("golden.bin", 2, "rf"), ("golden_gbt.bin", 2, "gbt")] {
         assert_eq!(std::fs::read(fixture(model)).unwrap()[8..10], [version, 0], "{model}");
         let info = json(&ok(&["inspect", &fixture(model), "--json"]));
-        assert_eq!(info["sizes"]["format_version"], version as u64, "{model}");
-        assert_eq!(info["sizes"]["model_kind"], kind, "{model}");
-        assert_eq!(info["card"]["params"]["model_kind"], kind, "{model}");
+        assert_eq!(info["format_version"], version as u64, "{model}");
+        assert_eq!(info["model_kind"], kind, "{model}");
+        assert_eq!(info["params"]["model_kind"], kind, "{model}");
     }
 }
 
@@ -299,8 +299,8 @@ fn model_selection_by_default_records_a_leaderboard_and_trains_the_chosen_settin
         .collect();
     assert_eq!(chosen.len(), 1, "params {params} not in {board:?}");
     let info = json(&ok(&["inspect", &model, "--json"]));
-    assert_eq!(info["sizes"]["model_kind"], params["model_kind"]);
-    assert_eq!(info["card"]["selection"], t["card"]["selection"]);
+    assert_eq!(info["model_kind"], params["model_kind"]);
+    assert_eq!(info["selection"], t["card"]["selection"]);
     // The text summary shows the leaderboard with the chosen line marked.
     let text = ok(&["inspect", &model]);
     assert!(text.contains("model selection (5-fold cross-validation") && text.contains("  * "), "{text}");
@@ -426,4 +426,45 @@ fn scoring_across_chunks_equals_scoring_in_pieces() {
     let mut expected: Vec<&str> = whole.lines().collect();
     expected.remove(5001); // header + rows before it
     assert_eq!(skipped.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn evaluate_counts_unusable_labels_reports_them_and_leaves_them_out() {
+    // The one label rule (the core's `Target::label`, also the page's): trimmed "Yes"/"No"
+    // count; any other label is counted, the first one named, and left out of the metrics.
+    let d = tmp();
+    let text = std::fs::read_to_string(data("telco_test.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let churn_col = lines[0].split(',').position(|h| h == "Churn").unwrap();
+    let relabel = |line: &str, label: &str| {
+        let mut f: Vec<&str> = line.split(',').collect();
+        f[churn_col] = label;
+        f.join(",")
+    };
+    lines[4] = relabel(&lines[4], "maybe");
+    lines[9] = relabel(&lines[9], "");
+    lines[12] = relabel(&lines[12], " Yes ");
+    let file = write(&d, "labels.csv", &(lines.join("\n") + "\n"));
+    let model = fixture("golden.bin");
+    let out = churn(&["evaluate", "--model", &model, "--data", &file, "--json"]);
+    assert!(out.status.success());
+    let e = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(e["unusable_labels"], 2);
+    assert_eq!(e["rows"], 1409 - 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"2 row(s) have a Churn that is neither "Yes" nor "No" (the first at line 5: "maybe"); they are left out of the metrics"#),
+        "{err}"
+    );
+    // The metrics are those of the file without the two rows.
+    let kept: Vec<&String> = lines.iter().enumerate().filter(|(i, _)| ![4, 9].contains(i)).map(|(_, l)| l).collect();
+    let clean = write(&d, "clean.csv", &(kept.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n") + "\n"));
+    let c = json(&ok(&["evaluate", "--model", &model, "--data", &clean, "--json"]));
+    assert_eq!(e["roc_auc"], c["roc_auc"]);
+    assert_eq!(e["tp"], c["tp"]);
+    // No usable label at all: an error, naming the first.
+    let none: Vec<String> =
+        std::iter::once(lines[0].clone()).chain(lines[1..4].iter().map(|l| relabel(l, "?"))).collect();
+    let none = write(&d, "none.csv", &(none.join("\n") + "\n"));
+    fails(&["evaluate", "--model", &model, "--data", &none], 2, "no row has a usable label");
 }

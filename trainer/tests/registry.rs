@@ -79,7 +79,7 @@ fn train_records_runs_and_versions() {
     assert_eq!(show["status"], "ok");
     // The run keeps its own copy of the model file (out.bin was overwritten by run 2 since).
     let inspect = json(&ok(&["inspect", show["files"]["model"].as_str().unwrap(), "--json"]));
-    assert_eq!(inspect["card"]["version"], t1["card"]["version"]);
+    assert_eq!(inspect["version"], t1["card"]["version"]);
     // Importances CSV: one line per feature, largest first, summing to 1.
     let csv_text = std::fs::read_to_string(show["files"]["importances"].as_str().unwrap()).unwrap();
     let rows: Vec<(String, f64)> = csv_text
@@ -205,7 +205,7 @@ fn promote_gate_rollback_and_get() {
     let v2 = std::fs::read(r.dir.join("models/telco/versions/2/model.bin")).unwrap();
     assert_eq!(prod, v2);
     let i = json(&ok(&["inspect", &r.file("prod.bin"), "--json"]));
-    assert_eq!(i["card"]["version"], t2["card"]["version"]);
+    assert_eq!(i["version"], t2["card"]["version"]);
 
     // Rollback: production goes back to v1, then there is nothing left to roll back to.
     let rb = json(&ok(&r.args(&["rollback", "telco", "--alias", "production", "--json"])));
@@ -354,7 +354,7 @@ fn concurrent_registrations_get_distinct_versions() {
         let f = r.file("g.bin");
         ok(&r.args(&["models", "get", &format!("telco/{n}"), "--out", &f]));
         let i = json(&ok(&["inspect", &f, "--json"]));
-        assert_eq!(i["card"]["params"]["seed"].as_u64(), Some(got[&n]), "version {n}");
+        assert_eq!(i["params"]["seed"].as_u64(), Some(got[&n]), "version {n}");
     }
     assert_eq!(json(&ok(&r.args(&["runs", "list", "--json"]))).as_array().unwrap().len(), N);
     ok(&r.args(&["registry", "check"]));

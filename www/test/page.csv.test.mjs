@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ChurnModel } from "../pkg/node.js";
 import { scoreCsv } from "../site/src/batch.js";
-import { formatFloat } from "../site/src/csv.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const churn = join(root, "target", "release", "churn");
@@ -96,33 +95,53 @@ test("header only, an unterminated quote at the end", () => {
   compare("open-quote.csv", [header, ...rows.slice(0, 3), '"unterminated, id'].join("\n"));
 });
 
-test("the target column gives the core's metrics, the same as `churn evaluate`", () => {
-  const text = [header, ...rows].join("\n") + "\n";
-  const page = scoreCsv(model, text, "telco_test.csv");
+test("the target column gives the object `churn evaluate --json` prints; unusable labels are counted on both", () => {
+  const r = rows.slice();
+  r[5] = set(r[5], "Churn", "Maybe");
+  r[9] = set(r[9], "Churn", "");
+  const text = [header, ...r].join("\n") + "\n";
+  const file = join(work, "labels.csv");
+  writeFileSync(file, text);
+  const page = scoreCsv(model, text, "labels.csv");
   const native = JSON.parse(
-    execFileSync(churn, ["evaluate", "--model", modelPath, "--data", join(root, "data", "telco_test.csv"), "--json"], { encoding: "utf8" }),
+    execFileSync(churn, ["evaluate", "--model", modelPath, "--data", file, "--json"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }),
   );
-  for (const k of ["rows", "roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss"]) {
-    assert.equal(formatFloat(page.metrics[k]), formatFloat(native[k]), k);
-  }
-  assert.deepEqual(
-    [page.metrics.tp, page.metrics.fp, page.metrics.tn, page.metrics.fn],
-    [native.confusion.tp, native.confusion.fp, native.confusion.tn, native.confusion.fn],
-  );
+  assert.deepEqual(page.metrics, native);
+  assert.equal(page.metrics.unusable_labels, 2);
+  const note = execFileSync("bash", ["-c", `"$0" evaluate --model "$1" --data "$2" 2>&1 >/dev/null`, churn, modelPath, file], {
+    encoding: "utf8",
+  });
+  assert.equal(note.trim(), `note: ${file}: ${page.labelNote}`);
+  assert.match(page.labelNote, /^2 row\(s\) have a Churn that is neither "Yes" nor "No" \(the first at line 7: "Maybe"\)/);
 });
 
-test("formatFloat writes f64 as Rust's {} does (no exponent notation)", () => {
-  const cases = [
-    [0.038, "0.038"],
-    [1, "1"],
-    [0, "0"],
-    [-0, "-0"],
-    [1e-7, "0.0000001"],
-    [1.5e-10, "0.00000000015"],
-    [1e21, "1000000000000000000000"],
-    [1.25e22, "12500000000000000000000"],
-    [-2.5e-8, "-0.000000025"],
-    [0.1 + 0.2, "0.30000000000000004"],
-  ];
-  for (const [x, want] of cases) assert.equal(formatFloat(x), want, String(x));
+test("row errors are structured: {row, line, id, message, details: [{row, field, message}]}", () => {
+  const r = rows.slice(0, 6);
+  r[1] = set(set(r[1], "tenure", "abc"), "Contract", "Weekly");
+  r[3] = r[3].split(",").slice(0, 4).join(",");
+  const page = scoreCsv(model, [header, ...r].join("\n") + "\n", "errors.csv");
+  const id = (line) => line.slice(0, line.indexOf(","));
+  assert.deepEqual(page.errors, [
+    {
+      row: 2,
+      line: 3,
+      id: id(r[1]),
+      message:
+        'tenure: expected a number, got "abc"; Contract: unknown category "Weekly" (expected one of: Month-to-month, One year, Two year)',
+      details: [
+        { row: 2, field: "tenure", message: 'expected a number, got "abc"' },
+        { row: 2, field: "Contract", message: 'unknown category "Weekly" (expected one of: Month-to-month, One year, Two year)' },
+      ],
+    },
+    {
+      row: 4,
+      line: 5,
+      id: id(r[3]),
+      message: "has 4 fields, the header has 21",
+      details: [{ row: 4, field: null, message: "has 4 fields, the header has 21" }],
+    },
+  ]);
 });

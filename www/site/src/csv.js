@@ -1,4 +1,5 @@
-// CSV in and out, matching what the native `churn score` reads and writes byte for byte.
+// CSV in, matching what the native `churn score` reads record for record (writing the scored
+// file is the core's: `ChurnModel.csvScorer`).
 //
 // Reading follows the Rust `csv` crate as the CLI configures it (trainer/src/scoring.rs:
 // headers on, `flexible`, default quoting): a field that starts with `"` is quoted and `""`
@@ -6,7 +7,7 @@
 // an unquoted field is literal; `\n`, `\r\n` and a lone `\r` all end a record; empty lines are
 // skipped; nothing is trimmed. A general-purpose parser (papaparse & co.) differs on several of
 // these (newline auto-detection, blank lines), and the scored file must equal the CLI's, so the
-// page carries this small reader instead. Writing quotes a field exactly when the CLI does.
+// page carries this small reader instead.
 
 const QUOTE = 34,
   COMMA = 44,
@@ -84,32 +85,4 @@ export function* readCsv(text) {
     yield { fields, line: start };
     start = line;
   }
-}
-
-/** Quotes a field when it holds a comma, quote or line break, as the CLI's `csv_field` does. */
-export function csvField(v) {
-  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
-
-/**
- * Formats a float as Rust's `{}` does for f64: the shortest digits that read back as the same
- * number, never in exponent notation (`1e-7` → `0.0000001`), `-0` for negative zero, `inf`/`NaN`.
- * JS's `String(x)` gives the same digits, only written differently for very small or large
- * numbers, so this only rewrites the notation.
- */
-export function formatFloat(x) {
-  if (Number.isNaN(x)) return "NaN";
-  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
-  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
-  const s = String(x);
-  const e = s.indexOf("e");
-  if (e < 0) return s;
-  const sign = s[0] === "-" ? "-" : "";
-  const mantissa = s.slice(sign.length, e);
-  const exp = Number(s.slice(e + 1));
-  const digits = mantissa.replace(".", "");
-  const point = (mantissa.indexOf(".") < 0 ? mantissa.length : mantissa.indexOf(".")) + exp;
-  if (point <= 0) return `${sign}0.${"0".repeat(-point)}${digits}`;
-  if (point >= digits.length) return sign + digits + "0".repeat(point - digits.length);
-  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }

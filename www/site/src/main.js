@@ -2,10 +2,9 @@
 // a whole CSV (scored in a Web Worker), and the model card. Every number that is a score, a risk
 // level, an explanation or a metric comes from the wasm core (`churn-wasm`, built into www/pkg);
 // this file only lays them out.
-import init, { ChurnModel } from "../../pkg/churn.js";
+import init, { ChurnModel, formatNumber } from "../../pkg/churn.js";
 import wasmUrl from "../../pkg/churn_bg.wasm?url";
 import defaultModelUrl from "../../worker/model.bin?url";
-import { formatFloat } from "./csv.js";
 import { bars, histogram, rocCurve } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -109,10 +108,10 @@ function hintFor(f) {
     const other = u && typeof u === "object" && "as_level" in u ? `; other values count as “${f.levels[u.as_level]}”` : "";
     return `${f.levels.length} categories seen in training${other}`;
   }
-  const range = f.min !== undefined && f.min !== null ? `training range ${formatFloat(f.min)} – ${formatFloat(f.max)}` : "";
+  const range = f.min !== undefined && f.min !== null ? `training range ${formatNumber(f.min)} – ${formatNumber(f.max)}` : "";
   const m = f.missing;
   let missing = "";
-  if (m && typeof m === "object" && "replace" in m) missing = `blank = missing (scored as ${formatFloat(m.replace)})`;
+  if (m && typeof m === "object" && "replace" in m) missing = `blank = missing (scored as ${formatNumber(m.replace)})`;
   else if (m === "error") missing = "required";
   return [range, missing].filter(Boolean).join("; ");
 }
@@ -139,7 +138,7 @@ function buildForm(previous) {
       input.autocomplete = "off";
       const m = f.missing;
       const fallback =
-        m && typeof m === "object" && "replace" in m ? formatFloat(m.replace) : f.min !== undefined ? formatFloat(f.min) : "";
+        m && typeof m === "object" && "replace" in m ? formatNumber(m.replace) : f.min !== undefined ? formatNumber(f.min) : "";
       input.value = old !== undefined ? old : fallback;
     }
     input.id = fieldId(k);
@@ -203,12 +202,12 @@ function scoreForm() {
   }
   $("result-problem").hidden = true;
   const out = $("result");
-  out.dataset.raw = formatFloat(r.churn_probability_raw);
-  $("result-probability").textContent = formatFloat(r.churn_probability);
+  out.dataset.raw = formatNumber(r.churn_probability_raw);
+  $("result-probability").textContent = formatNumber(r.churn_probability);
   $("result-prediction").textContent = r.churn_prediction;
   setBadge($("result-risk"), r.risk_level);
   $("result-version").textContent = r.model_version;
-  $("mini-probability").textContent = formatFloat(r.churn_probability);
+  $("mini-probability").textContent = formatNumber(r.churn_probability);
   setBadge($("mini-risk"), r.risk_level);
   const why = $("why");
   why.innerHTML = "";
@@ -218,7 +217,7 @@ function scoreForm() {
         label: `${f.field} = ${f.value === null ? "(missing)" : f.value}`,
         value: f.contribution,
         text: `${f.contribution >= 0 ? "+" : "−"}${Math.abs(f.contribution).toFixed(3)}`,
-        data: { field: f.field, contribution: formatFloat(f.contribution), value: String(f.value) },
+        data: { field: f.field, contribution: formatNumber(f.contribution), value: String(f.value) },
       })),
       { label: "Largest contributions to this customer's churn probability", signed: true },
     ),
@@ -352,7 +351,7 @@ function showBatch(res) {
     const m = $("metrics");
     m.innerHTML = "";
     m.append(metricsTable(res.metrics));
-    if (res.badLabels) m.append(para(`${res.badLabels} rows with another value in ${res.target} are left out of the metrics.`));
+    if (res.labelNote) m.append(para(`${res.labelNote[0].toUpperCase()}${res.labelNote.slice(1)}.`));
     if (res.metrics.roc?.length) m.append(rocCurve(res.metrics.roc, { label: `ROC curve on ${res.fileName}` }));
   }
 
@@ -443,7 +442,7 @@ function renderTable() {
     why.textContent = "Why?";
     why.setAttribute("aria-label", `Why: explain row ${b.rows[k]} in the form`);
     why.addEventListener("click", () => worker.postMessage({ type: "customer", job: state.job, index: k }));
-    const cells = [String(b.rows[k]), b.idHeader === "row" ? "" : b.ids[k], formatFloat(b.probability[k]), b.prediction[k], badge, why];
+    const cells = [String(b.rows[k]), b.idHeader === "row" ? "" : b.ids[k], formatNumber(b.probability[k]), b.prediction[k], badge, why];
     for (const v of cells) {
       const td = document.createElement("td");
       td.append(v);

@@ -183,11 +183,12 @@ function isInvalidInput(e) {
 }
 
 /**
- * The core's `details` for one customer; a customer that is not an object at all gets no
- * per-field details from the core, so the detail names `whole` (the body, or the batch array).
+ * The core's `details` for one customer; where the whole customer is wrong (not an object) the
+ * core gives no field (`null`, or no details at all for a single customer), so the detail names
+ * `whole` (the body, or the batch array).
  */
 function detailsOf(details, message, whole) {
-  return details.length > 0 ? details.map((d) => ({ field: d.field, message: d.message })) : [{ field: whole, message }];
+  return details.length > 0 ? details.map((d) => ({ field: d.field ?? whole, message: d.message })) : [{ field: whole, message }];
 }
 
 /** One customer's result in the seed's shape, plus the optional explain/raw fields. */
@@ -295,7 +296,7 @@ export function createWorker(wasmModule, modelBytes) {
                   return scoreOne(model, c, opts);
                 } catch (e) {
                   if (!isInvalidInput(e)) throw e;
-                  return { row, error: `row ${row}: ${e.message}`, details: e.details };
+                  return { row, error: e.message, details: e.details };
                 }
               })
             : model.predictBatch(customers);
@@ -304,11 +305,11 @@ export function createWorker(wasmModule, modelBytes) {
         for (const r of results) {
           if (r.error === undefined) continue;
           bad += 1;
-          const message = r.error.slice(`row ${r.row}: `.length);
-          for (const d of detailsOf(r.details, message, "customers")) details.push({ row: r.row, ...d });
+          for (const d of detailsOf(r.details, r.error, "customers")) details.push({ row: r.row, ...d });
         }
         if (bad > 0) {
-          const first = results.find((r) => r.error !== undefined).error;
+          const firstBad = results.find((r) => r.error !== undefined);
+          const first = `row ${firstBad.row}: ${firstBad.error}`;
           throw new HttpError(400, bad === 1 ? first : `${bad} of ${customers.length} customers are invalid; first: ${first}`, details);
         }
         const idColumn = schema.id_column;
