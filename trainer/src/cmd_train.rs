@@ -1,4 +1,7 @@
-//! `churn train`: CSV → checked plan → forest → model card (scored by the core) → model file.
+//! `churn train`, in layers: flags → validated plan (`plan.rs`) → read and encode (`prepare`)
+//! → choose and fit (`fit`) → model card, scored by the core (`model_card`) → gate (`gate`)
+//! → write → record (`cmd_registry::record_train`, from the plan and the written model) →
+//! report.
 
 use std::time::Instant;
 
@@ -6,187 +9,62 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use inference_wasm::metrics::roc_curve;
 use inference_wasm::{
-    Artifact, Candidate, Encoders, Ensemble, KindParams, Metrics, Model, ModelCard, RiskPolicy, TrainParams, Value,
+    Artifact, Candidate, Encoders, Ensemble, KindParams, Metrics, Model, ModelCard, Schema, TrainParams, Value,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::boost::{self, Binned};
-use crate::cli::{ModelArg, TrainArgs, UnknownArg};
-use crate::cmd_registry::{record_train, RecordPlan};
+use crate::cli::TrainArgs;
+use crate::cmd_registry::record_train;
 use crate::data::{self, line_of, Selection, Table};
-use crate::output::GateFailed;
-use crate::output::{threads, write_atomic, Spans};
-use crate::select::{self, Fixed, Spec};
+use crate::output::{write_atomic, GateFailed, Spans};
+use crate::plan::TrainPlan;
+use crate::select::{self, Spec};
 use crate::train::{self, ForestParams};
 
 /// ROC points kept in the model card.
 const ROC_POINTS: usize = 101;
 
-pub fn run(a: TrainArgs) -> Result<()> {
+pub fn run(args: TrainArgs) -> Result<()> {
     let started = Instant::now();
     let mut spans = Spans::new(started);
-    let policy = RiskPolicy { threshold: a.threshold, high: a.high, medium: a.medium, decimals: a.decimals };
-    policy.validate().map_err(|m| {
-        anyhow::anyhow!(
-            "risk policy: {m}; got --threshold {} --medium {} --high {} --decimals {}",
-            a.threshold,
-            a.medium,
-            a.high,
-            a.decimals
-        )
-    })?;
-    if !(0.0..1.0).contains(&a.test_fraction) {
-        bail!("--test-fraction must be in [0, 1), got {}", a.test_fraction);
-    }
-    if a.min_auc.is_some() && a.test_fraction == 0.0 {
-        bail!("--min-auc needs held-out rows to measure; use --test-fraction > 0");
-    }
-    let record = RecordPlan::from_args(&a)?;
-
-    let bytes = std::fs::read(&a.data).with_context(|| format!("reading {}", a.data.display()))?;
-    let data_sha256 = hex(&Sha256::digest(&bytes));
-    spans.mark("read+sha256");
-    let table = Table::read(&a.data, bytes)?;
-    let n = table.rows();
-    spans.mark("csv parse");
-
-    // Labels first (the split is stratified on them), then the schema from training rows only.
-    let sel = Selection {
-        target: a.target.as_deref(),
-        positive: a.positive.as_deref(),
-        id: a.id.as_deref(),
-        drop: &a.drop,
-        features: &a.features,
-        unknown_most_frequent: a.unknown_category == UnknownArg::MostFrequent,
-        threads: threads(a.threads),
-    };
-    let plan = data::plan(&table, &sel, |labels| data::stratified_test_rows(labels, a.test_fraction, a.seed))?;
-    spans.mark("plan");
-    let (schema, labels, is_test) = (plan.schema, plan.labels, plan.is_test);
-    let nf = schema.fields.len();
-    let train_rows: Vec<usize> = (0..n).filter(|&r| !is_test[r]).collect();
-    let test_rows: Vec<usize> = (0..n).filter(|&r| is_test[r]).collect();
-    if train_rows.len() < 2 || !train_rows.iter().any(|&r| labels[r]) || train_rows.iter().all(|&r| labels[r]) {
-        bail!("the training rows must contain both classes (have {} rows)", train_rows.len());
-    }
-    if !a.json {
-        for note in &plan.notes {
-            eprintln!("note: {note}");
-        }
-    }
-    let budget = a.time_budget;
-    if !(budget.is_finite() && budget >= 0.0) {
-        bail!("--time-budget must be a number of seconds >= 0, got {budget}");
-    }
-    if let Some(lr) = a.learning_rate {
-        if !(lr > 0.0 && lr <= 1.0) {
-            bail!("--learning-rate must be in (0, 1], got {lr}");
-        }
-    }
-
-    // Encode every row with the core's encoders: training sees exactly what scoring will see.
-    let columns: Vec<Vec<Option<&str>>> = schema.fields.iter().map(|f| table.column(&f.name)).collect::<Result<_>>()?;
-    // Blocks of rows on all threads; the first error in row order is the one reported.
-    let encoders = Encoders::new(&schema);
-    let per_block = n.div_ceil(sel.threads.max(1)).max(1);
-    let blocks: Vec<std::ops::Range<usize>> = (0..n).step_by(per_block).map(|r| r..(r + per_block).min(n)).collect();
-    let encoded = data::par_map(&blocks, sel.threads, |rows| -> Result<Vec<f64>> {
-        let mut xs = vec![0.0; rows.len() * nf];
-        for (r, out) in rows.clone().zip(xs.chunks_mut(nf)) {
-            encoders
-                .encode(&schema, |i, _| columns[i][r].map_or(Value::Null, Value::Text), out)
-                .with_context(|| format!("{} line {}", a.data.display(), line_of(r)))?;
-        }
-        Ok(xs)
-    });
-    let mut x = Vec::with_capacity(n * nf);
-    for block in encoded {
-        x.extend(block?);
-    }
-    // The text cells are no longer needed (they take more memory than the numbers).
-    drop(columns);
-    drop(table);
-    let x_test = data::gather_rows(&x, nf, &test_rows);
-    // Without held-out rows the training matrix is the encoded matrix itself, not a copy.
-    let x_train = if test_rows.is_empty() { x } else { data::gather_rows(&x, nf, &train_rows) };
-    let y_train: Vec<bool> = train_rows.iter().map(|&r| labels[r]).collect();
-    spans.mark("encode");
-
+    let plan = TrainPlan::from_args(args)?;
+    let prepared = prepare(&plan, &mut spans)?;
     let fit_started = Instant::now();
-    let fitted = fit(&a, &x_train, nf, &y_train, sel.threads, &mut spans)?;
+    let fitted = fit(&plan, &prepared.x_train, prepared.nf, &prepared.y_train, &mut spans)?;
     let fit_seconds = fit_started.elapsed().as_secs_f64();
-    let mut notes = plan.notes;
-    notes.extend(fitted.notes);
-
-    let created_at = created_at();
-    let version = a.model_version.clone().unwrap_or_else(|| {
-        let stamp: String = created_at.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
-        format!("{}-{}", stamp, &data_sha256[..8])
-    });
-    let mut artifact = Artifact {
-        schema,
-        policy,
-        ensemble: fitted.ensemble,
-        card: ModelCard {
-            name: a.name.clone().or_else(|| a.register.clone()).unwrap_or_else(|| "churn-model".into()),
-            version,
-            created_at,
-            trainer: format!("churn {}", env!("CARGO_PKG_VERSION")),
-            data_sha256,
-            rows_total: n as u64,
-            rows_train: train_rows.len() as u64,
-            rows_test: test_rows.len() as u64,
-            params: TrainParams { kind: fitted.params, seed: a.seed, test_fraction: a.test_fraction },
-            test_metrics: None,
-            importances: fitted.importances,
-            roc: Vec::new(),
-            selection: fitted.selection,
-        },
-    };
-
-    // Held-out metrics, scored by the core itself.
-    if !test_rows.is_empty() {
-        let model = Model::new(artifact.clone()).context("the new model does not load")?;
-        let p: Vec<f64> = x_test.chunks(nf).map(|row| model.probability(row)).collect();
-        let y: Vec<bool> = test_rows.iter().map(|&r| labels[r]).collect();
-        artifact.card.test_metrics = Some(Metrics::compute(&p, &y, artifact.policy.threshold));
-        artifact.card.roc = roc_curve(&p, &y, ROC_POINTS);
-    }
+    let mut notes = prepared.notes.clone();
+    notes.extend(fitted.notes.iter().cloned());
+    let artifact = model_card(&plan, prepared, fitted)?;
     spans.mark("card");
     let bytes = artifact.to_bytes();
     // What we write must load.
     let model = Model::from_bytes(&bytes).context("internal: the written model does not load")?;
     spans.mark("to/from bytes");
 
-    let gate = match (a.min_auc, &artifact.card.test_metrics) {
-        // A NaN AUC (no positives or no negatives held out) fails the gate too.
-        (Some(min), Some(m)) if m.roc_auc < min || m.roc_auc.is_nan() => Some(format!(
-            "quality gate failed: held-out ROC-AUC {:.4} is below --min-auc {min}; no file written",
-            m.roc_auc
-        )),
-        _ => None,
-    };
+    let gate = gate(&plan, &artifact);
     if gate.is_none() {
-        write_atomic(&a.out, &bytes)?;
+        write_atomic(&plan.out, &bytes)?;
     }
     spans.mark("write");
-    let (nodes, leaves, depth) = model.forest().shape();
     let seconds = started.elapsed().as_secs_f64();
     // The run goes to the registry (and MLflow) whether or not the gate passed: nothing is lost.
-    let recorded = match &record {
+    let recorded = match &plan.record {
         None => None,
-        Some(plan) => Some(record_train(plan, &artifact, &bytes, gate.is_none(), seconds).with_context(|| {
+        Some(record) => Some(record_train(record, &artifact, &bytes, gate.is_none(), seconds).with_context(|| {
             if gate.is_none() {
-                format!("the model file {} was written", a.out.display())
+                format!("the model file {} was written", plan.out.display())
             } else {
                 "no model file written".into()
             }
         })?),
     };
-    if a.json {
+    let shape = model.forest().shape();
+    if plan.json {
+        let (nodes, leaves, depth) = shape;
         let out = json!({
-            "model": a.out,
+            "model": plan.out,
             "written": gate.is_none(),
             "bytes": bytes.len(),
             "nodes": nodes,
@@ -203,7 +81,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print_summary(&a, &artifact, bytes.len(), (nodes, leaves, depth), seconds, fit_seconds, gate.is_none());
+        print_summary(&plan, &artifact, bytes.len(), shape, seconds, fit_seconds, gate.is_none());
         if let Some(r) = &recorded {
             r.print();
         }
@@ -224,8 +102,144 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
 }
 
+/// The training data, read, checked and encoded by the core's encoders, split into training
+/// and held-out rows.
+struct Prepared {
+    schema: Schema,
+    data_sha256: String,
+    rows: usize,
+    nf: usize,
+    x_train: Vec<f64>,
+    y_train: Vec<bool>,
+    x_test: Vec<f64>,
+    y_test: Vec<bool>,
+    notes: Vec<String>,
+}
+
+/// Reads the CSV, plans the schema from the training rows, and encodes every row with the
+/// core's encoders: training sees exactly what scoring will see.
+fn prepare(plan: &TrainPlan, spans: &mut Spans) -> Result<Prepared> {
+    let bytes = std::fs::read(&plan.data).with_context(|| format!("reading {}", plan.data.display()))?;
+    let data_sha256 = hex(&Sha256::digest(&bytes));
+    spans.mark("read+sha256");
+    let table = Table::read(&plan.data, bytes)?;
+    let n = table.rows();
+    spans.mark("csv parse");
+
+    // Labels first (the split is stratified on them), then the schema from training rows only.
+    let sel = Selection {
+        target: plan.target.as_deref(),
+        positive: plan.positive.as_deref(),
+        id: plan.id.as_deref(),
+        drop: &plan.drop,
+        features: &plan.features,
+        unknown_most_frequent: plan.unknown_most_frequent,
+        threads: plan.threads,
+    };
+    let split = data::plan(&table, &sel, |labels| data::stratified_test_rows(labels, plan.test_fraction, plan.seed))?;
+    spans.mark("plan");
+    let (schema, labels, is_test) = (split.schema, split.labels, split.is_test);
+    let nf = schema.fields.len();
+    let train_rows: Vec<usize> = (0..n).filter(|&r| !is_test[r]).collect();
+    let test_rows: Vec<usize> = (0..n).filter(|&r| is_test[r]).collect();
+    if train_rows.len() < 2 || !train_rows.iter().any(|&r| labels[r]) || train_rows.iter().all(|&r| labels[r]) {
+        bail!("the training rows must contain both classes (have {} rows)", train_rows.len());
+    }
+    if !plan.json {
+        for note in &split.notes {
+            eprintln!("note: {note}");
+        }
+    }
+
+    let columns: Vec<Vec<Option<&str>>> = schema.fields.iter().map(|f| table.column(&f.name)).collect::<Result<_>>()?;
+    // Blocks of rows on all threads; the first error in row order is the one reported.
+    let encoders = Encoders::new(&schema);
+    let per_block = n.div_ceil(plan.threads.max(1)).max(1);
+    let blocks: Vec<std::ops::Range<usize>> = (0..n).step_by(per_block).map(|r| r..(r + per_block).min(n)).collect();
+    let encoded = data::par_map(&blocks, plan.threads, |rows| -> Result<Vec<f64>> {
+        let mut xs = vec![0.0; rows.len() * nf];
+        for (r, out) in rows.clone().zip(xs.chunks_mut(nf)) {
+            encoders
+                .encode(&schema, |i, _| columns[i][r].map_or(Value::Null, Value::Text), out)
+                .with_context(|| format!("{} line {}", plan.data.display(), line_of(r)))?;
+        }
+        Ok(xs)
+    });
+    let mut x = Vec::with_capacity(n * nf);
+    for block in encoded {
+        x.extend(block?);
+    }
+    // The text cells are no longer needed (they take more memory than the numbers).
+    drop(columns);
+    drop(table);
+    let x_test = data::gather_rows(&x, nf, &test_rows);
+    // Without held-out rows the training matrix is the encoded matrix itself, not a copy.
+    let x_train = if test_rows.is_empty() { x } else { data::gather_rows(&x, nf, &train_rows) };
+    spans.mark("encode");
+    Ok(Prepared {
+        schema,
+        data_sha256,
+        rows: n,
+        nf,
+        x_train,
+        y_train: train_rows.iter().map(|&r| labels[r]).collect(),
+        x_test,
+        y_test: test_rows.iter().map(|&r| labels[r]).collect(),
+        notes: split.notes,
+    })
+}
+
+/// The model file's contents: schema, policy, trees and the card, with held-out metrics scored
+/// by the core itself.
+fn model_card(plan: &TrainPlan, prepared: Prepared, fitted: Fitted) -> Result<Artifact> {
+    let created_at = created_at();
+    let version = plan.model_version.clone().unwrap_or_else(|| {
+        let stamp: String = created_at.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
+        format!("{}-{}", stamp, &prepared.data_sha256[..8])
+    });
+    let mut artifact = Artifact {
+        schema: prepared.schema,
+        policy: plan.policy.clone(),
+        ensemble: fitted.ensemble,
+        card: ModelCard {
+            name: plan.name.clone(),
+            version,
+            created_at,
+            trainer: format!("churn {}", env!("CARGO_PKG_VERSION")),
+            data_sha256: prepared.data_sha256,
+            rows_total: prepared.rows as u64,
+            rows_train: prepared.y_train.len() as u64,
+            rows_test: prepared.y_test.len() as u64,
+            params: TrainParams { kind: fitted.params, seed: plan.seed, test_fraction: plan.test_fraction },
+            test_metrics: None,
+            importances: fitted.importances,
+            roc: Vec::new(),
+            selection: fitted.selection,
+        },
+    };
+    if !prepared.y_test.is_empty() {
+        let model = Model::new(artifact.clone()).context("the new model does not load")?;
+        let p: Vec<f64> = prepared.x_test.chunks(prepared.nf).map(|row| model.probability(row)).collect();
+        artifact.card.test_metrics = Some(Metrics::compute(&p, &prepared.y_test, artifact.policy.threshold));
+        artifact.card.roc = roc_curve(&p, &prepared.y_test, ROC_POINTS);
+    }
+    Ok(artifact)
+}
+
+/// `--min-auc`: why the model must not be written, if it must not.
+fn gate(plan: &TrainPlan, artifact: &Artifact) -> Option<String> {
+    match (plan.min_auc, &artifact.card.test_metrics) {
+        // A NaN AUC (no positives or no negatives held out) fails the gate too.
+        (Some(min), Some(m)) if m.roc_auc < min || m.roc_auc.is_nan() => Some(format!(
+            "quality gate failed: held-out ROC-AUC {:.4} is below --min-auc {min}; no file written",
+            m.roc_auc
+        )),
+        _ => None,
+    }
+}
+
 fn print_summary(
-    a: &TrainArgs,
+    plan: &TrainPlan,
     art: &Artifact,
     bytes: usize,
     (nodes, leaves, depth): (usize, usize, usize),
@@ -236,7 +250,7 @@ fn print_summary(
     let c = &art.card;
     let s = &art.schema;
     let numeric = s.fields.iter().filter(|f| matches!(f.kind, inference_wasm::FieldKind::Numeric(_))).count();
-    println!("{:<22}{}", "model", if written { a.out.display().to_string() } else { "(not written)".into() });
+    println!("{:<22}{}", "model", if written { plan.out.display().to_string() } else { "(not written)".into() });
     println!("{:<22}{} {}", "name / version", c.name, c.version);
     println!("{:<22}{} (positive = {:?})", "target", s.target.column, s.target.positive);
     println!("{:<22}{}", "id column", s.id_column.as_deref().unwrap_or("-"));
@@ -278,25 +292,14 @@ struct Fitted {
 
 /// Chooses the model kind and settings (cross-validation, unless the flags fix them), then fits
 /// the chosen one on all training rows and checks its export.
-fn fit(a: &TrainArgs, x: &[f64], nf: usize, y: &[bool], threads: usize, spans: &mut Spans) -> Result<Fitted> {
-    if let Some(m) = a.mtry {
-        if m == 0 || m as usize > nf {
+fn fit(plan: &TrainPlan, x: &[f64], nf: usize, y: &[bool], spans: &mut Spans) -> Result<Fitted> {
+    let threads = plan.threads;
+    if let Some(m) = plan.fixed.mtry {
+        if m == 0 || m > nf {
             bail!("--mtry must be between 1 and the number of features ({nf}), got {m}");
         }
     }
-    let fixed = Fixed {
-        forest: a.model != ModelArg::Gbt,
-        boost: a.model != ModelArg::Rf,
-        trees: a.trees.map(|v| v as usize),
-        max_depth: a.max_depth.map(|v| v as usize),
-        min_samples_leaf: a.min_samples_leaf.map(|v| v as usize),
-        min_samples_split: a.min_samples_split.map(|v| v as usize),
-        mtry: a.mtry.map(|v| v as usize),
-        learning_rate: a.learning_rate,
-        max_leaves: a.max_leaves.map(|v| v as usize),
-        l2: None,
-    };
-    let mut specs = select::candidates(&fixed, nf, a.seed);
+    let mut specs = select::candidates(&plan.fixed, nf, plan.seed);
     let mut search = specs.len() > 1 || matches!(specs[0], Spec::Boost { fixed_trees: false, .. });
     let mut notes = Vec::new();
     // Too few rows of a class for k-fold cross-validation (a tiny file): no search; the first
@@ -308,7 +311,7 @@ fn fit(a: &TrainArgs, x: &[f64], nf: usize, y: &[bool], threads: usize, spans: &
             Some(f) => f.clone(),
             None => match specs.remove(0) {
                 Spec::Boost { params, .. } => Spec::Boost {
-                    params: boost::BoostParams { max_trees: a.trees.map_or(100, |t| t as usize), ..params },
+                    params: boost::BoostParams { max_trees: plan.fixed.trees.unwrap_or(100), ..params },
                     fixed_trees: true,
                 },
                 forest => forest,
@@ -321,7 +324,7 @@ fn fit(a: &TrainArgs, x: &[f64], nf: usize, y: &[bool], threads: usize, spans: &
             select::kind_params(&fallback).kind().name(),
             select::kind_params(&fallback).summary()
         ));
-        if !a.json {
+        if !plan.json {
             eprintln!("note: {}", notes.last().expect("just pushed"));
         }
         specs = vec![fallback];
@@ -331,27 +334,27 @@ fn fit(a: &TrainArgs, x: &[f64], nf: usize, y: &[bool], threads: usize, spans: &
     let binned = specs.iter().any(|s| matches!(s, Spec::Boost { .. })).then(|| Binned::new(x, nf));
     spans.mark("bin");
     let (chosen, selection) = if search {
-        let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
+        let bar = if plan.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
         bar.set_style(
             ProgressStyle::with_template("model selection {bar:30} {pos}/{len} fits {elapsed_precise}  {msg}")
                 .expect("static template"),
         );
         let data = select::Data { x, n_features: nf, y, binned: binned.as_ref() };
-        let budget = std::time::Duration::from_secs_f64(a.time_budget);
-        let (scored, skipped) = select::search(&data, &specs, a.seed, threads, budget, &|done, total, label| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(label.to_string());
-        })?;
+        let (scored, skipped) =
+            select::search(&data, &specs, plan.seed, threads, plan.time_budget, &|done, total, label| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(label.to_string());
+            })?;
         bar.finish_and_clear();
         if skipped > 0 {
             notes.push(format!(
                 "model selection stopped after {} of {} candidates: --time-budget {} s was spent",
                 scored.len(),
                 scored.len() + skipped,
-                a.time_budget
+                plan.time_budget.as_secs_f64()
             ));
-            if !a.json {
+            if !plan.json {
                 eprintln!("note: {}", notes.last().expect("just pushed"));
             }
         }
@@ -364,13 +367,13 @@ fn fit(a: &TrainArgs, x: &[f64], nf: usize, y: &[bool], threads: usize, spans: &
     };
     spans.mark("model selection");
     let params = select::kind_params(&chosen);
-    let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(params.trees() as u64) };
+    let bar = if plan.json { ProgressBar::hidden() } else { ProgressBar::new(params.trees() as u64) };
     bar.set_style(
         ProgressStyle::with_template("training {bar:30} {pos}/{len} trees {elapsed_precise}").expect("static template"),
     );
     let (ensemble, importances) = match chosen {
         Spec::Forest(p) => {
-            let p = ForestParams { verify_rows: a.verify_rows.map(|n| n as usize), ..p };
+            let p = ForestParams { verify_rows: plan.verify_rows, ..p };
             let t = train::train(x, nf, y, &p, threads, &|k| bar.set_position(k as u64), spans)?;
             (Ensemble::Forest(t.forest), t.importances)
         }

@@ -11,6 +11,7 @@ mod data;
 mod inspect;
 mod mlflow;
 mod output;
+mod plan;
 mod registry;
 mod scoring;
 mod select;
