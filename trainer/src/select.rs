@@ -72,8 +72,10 @@ pub fn candidates(fixed: &Fixed, n_features: usize, seed: u64) -> Vec<Spec> {
     if fixed.boost {
         // (learning rate, leaves, depth): scikit-learn HistGradientBoosting's defaults; its
         // GradientBoosting's depth-3 trees; shallow depth-2 trees with a smaller rate, for data
-        // whose signal is mostly additive.
-        for (lr, leaves, depth, rounds) in [(0.1, 31, 12, 500), (0.1, 8, 3, 800), (0.05, 4, 2, 1500)] {
+        // whose signal is mostly additive; and stumps, an additive model (one learned curve per
+        // field, no interactions: what a logistic regression wins with, without its linearity).
+        for (lr, leaves, depth, rounds) in [(0.1, 31, 12, 500), (0.1, 8, 3, 800), (0.05, 4, 2, 1500), (0.1, 2, 1, 2000)]
+        {
             let params = BoostParams {
                 max_trees: fixed.trees.unwrap_or(rounds),
                 learning_rate: fixed.learning_rate.unwrap_or(lr),
@@ -389,7 +391,7 @@ mod tests {
     #[test]
     fn fixed_flags_narrow_the_search() {
         let all = candidates(&Fixed { forest: true, boost: true, ..Fixed::default() }, 16, 42);
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), 6);
         let only = candidates(
             &Fixed { forest: true, max_depth: Some(5), min_samples_leaf: Some(3), mtry: Some(4), ..Fixed::default() },
             16,

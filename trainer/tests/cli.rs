@@ -282,7 +282,7 @@ fn model_selection_by_default_records_a_leaderboard_and_trains_the_chosen_settin
     let t = json(&ok(&["train", "--no-registry", "--data", &data("telco_train.csv"), "--out", &model, "--json"]));
     let board = t["card"]["selection"].as_array().expect("a leaderboard");
     // Both kinds were cross-validated (5 folds), best mean first.
-    assert_eq!(board.len(), 5, "{board:?}");
+    assert_eq!(board.len(), 6, "{board:?}");
     assert!(board.iter().any(|c| c["model_kind"] == "rf") && board.iter().any(|c| c["model_kind"] == "gbt"));
     let means: Vec<f64> = board.iter().map(|c| c["cv_auc_mean"].as_f64().unwrap()).collect();
     assert!(means.windows(2).all(|w| w[0] >= w[1]), "{means:?}");
@@ -325,7 +325,7 @@ fn fixed_settings_skip_the_search_and_bad_settings_are_refused() {
         ));
     assert_eq!(gbt["card"]["params"]["model_kind"], "gbt");
     assert_eq!(gbt["card"]["params"]["trees"], 12);
-    assert_eq!(gbt["card"]["selection"].as_array().unwrap().len(), 3, "max depth is still chosen");
+    assert_eq!(gbt["card"]["selection"].as_array().unwrap().len(), 4, "max depth is still chosen");
     fails(&[&base[..], &["--learning-rate", "0"]].concat(), 2, "--learning-rate must be in (0, 1], got 0");
     fails(&[&base[..], &["--time-budget=-1"]].concat(), 2, "--time-budget must be a number of seconds >= 0");
     fails(&[&base[..], &["--model", "xgb"]].concat(), 2, "invalid value 'xgb' for '--model <MODEL>'");
@@ -333,7 +333,7 @@ fn fixed_settings_skip_the_search_and_bad_settings_are_refused() {
     let quick = json(&ok(&[&base[..], &["--time-budget", "0"]].concat()));
     assert_eq!(quick["card"]["selection"].as_array().unwrap().len(), 1);
     let notes = quick["notes"].to_string();
-    assert!(notes.contains("model selection stopped after 1 of 5 candidates"), "{notes}");
+    assert!(notes.contains("model selection stopped after 1 of 6 candidates"), "{notes}");
 }
 
 #[test]
