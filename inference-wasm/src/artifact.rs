@@ -19,12 +19,13 @@ use crate::card::{Candidate, ForestSettings, KindParams, ModelCard, TrainParams}
 use crate::forest::{Ensemble, Forest};
 use crate::metrics::{Metrics, RocPoint};
 use crate::policy::RiskPolicy;
+use crate::profile::Profile;
 use crate::schema::{FieldKind, Missing, Schema, Unknown};
 
 pub const MAGIC: [u8; 8] = *b"CHURNMDL";
-/// The format version this build writes. Version 1 (random forests only, no model kind)
-/// still loads, and scores bit-identically.
-pub const FORMAT_VERSION: u16 = 2;
+/// The format version this build writes. Versions 1 (random forests only, no model kind) and 2
+/// (no reference profile) still load, and score bit-identically.
+pub const FORMAT_VERSION: u16 = 3;
 /// The oldest format version this build reads.
 pub const OLDEST_FORMAT_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 20;
@@ -43,12 +44,16 @@ pub struct Artifact {
     /// The trees, of one model kind.
     pub ensemble: Ensemble,
     pub card: ModelCard,
+    /// The training rows' profile, the reference for drift (format version 3; `None` in files
+    /// of versions 1 and 2).
+    pub profile: Option<Profile>,
 }
 
-/// A payload of either version, decoded by one decoder (one copy of it in the wasm build). The
+/// A payload of any version, decoded by one decoder (one copy of it in the wasm build). The
 /// context is the format version. Version 1 differs in three places: a `Forest` where
 /// `ensemble` is (no kind index), `ForestSettings` where `params.kind` is (no kind index), and
-/// no `selection` at the end of the card.
+/// no `selection` at the end of the card. Versions 1 and 2 end after the card; version 3 adds
+/// the reference profile.
 struct Payload(Artifact);
 
 impl bincode::Decode<u16> for Payload {
@@ -76,7 +81,8 @@ impl bincode::Decode<u16> for Payload {
             roc: Vec::<RocPoint>::decode(d)?,
             selection: if v1 { Vec::new() } else { Vec::<Candidate>::decode(d)? },
         };
-        Ok(Payload(Artifact { schema, policy, ensemble, card }))
+        let profile = if *d.context() >= 3 { Option::<Profile>::decode(d)? } else { None };
+        Ok(Payload(Artifact { schema, policy, ensemble, card, profile }))
     }
 }
 
@@ -279,6 +285,9 @@ impl Artifact {
         if self.card.importances.len() > fields.len() {
             return bad("more importances than fields".into());
         }
+        if let Some(p) = &self.profile {
+            p.validate(&self.schema).or_else(bad)?;
+        }
         Ok(())
     }
 }
@@ -349,6 +358,7 @@ pub(crate) mod tests {
                 roc: vec![],
                 selection: vec![],
             },
+            profile: None,
         }
     }
 
@@ -389,7 +399,7 @@ pub(crate) mod tests {
         b[8] = 9;
         assert_eq!(
             Artifact::from_bytes(&b).unwrap_err().to_string(),
-            "unsupported format version 9 (this build reads 1 to 2)"
+            "unsupported format version 9 (this build reads 1 to 3)"
         );
         let mut b = bytes.clone();
         let last = b.len() - 1;

@@ -17,6 +17,7 @@ pub mod forest;
 pub mod metrics;
 pub mod output;
 pub mod policy;
+pub mod profile;
 pub mod schema;
 pub mod value;
 #[cfg(target_arch = "wasm32")]
@@ -31,6 +32,7 @@ pub use forest::{
 pub use metrics::{Metrics, RocPoint};
 pub use output::{CsvLayout, Evaluation, Record, RowError, ScoredColumns};
 pub use policy::{Decision, Risk, RiskPolicy};
+pub use profile::{DriftThresholds, Mark, Profile};
 pub use schema::{CategoricalField, Field, FieldKind, Missing, NumericField, Schema, Target, Unknown};
 pub use value::{FieldError, InputError, Problem, Value};
 
@@ -131,6 +133,22 @@ impl Model {
     /// the record's value for field `i`. Every field is checked; all problems are reported.
     pub fn encode<'a>(&self, get: impl FnMut(usize, &str) -> Value<'a>, out: &mut [f64]) -> Result<(), InputError> {
         self.encoders.encode(&self.artifact.schema, get, out)
+    }
+
+    /// [`Model::encode`], also saying for each field whether its value was missing or an
+    /// unseen category (`marks`, length [`Model::n_features`]), for profiles.
+    pub fn encode_marked<'a>(
+        &self,
+        mut get: impl FnMut(usize, &str) -> Value<'a>,
+        out: &mut [f64],
+        marks: &mut [Mark],
+    ) -> Result<(), InputError> {
+        self.encode(&mut get, out)?;
+        let fields = &self.schema().fields;
+        for (i, m) in marks.iter_mut().enumerate() {
+            *m = profile::mark(self.schema(), i, get(i, &fields[i].name), out[i]);
+        }
+        Ok(())
     }
 
     /// Probability of churn for an encoded feature vector.

@@ -12,7 +12,7 @@ use crate::doc::{self, Doc};
 use crate::metrics::{roc_curve, Metrics};
 use crate::schema::Target;
 use crate::value::{quote, InputError};
-use crate::{Explanation, Model, Value};
+use crate::{Explanation, Mark, Model, Value};
 
 /// Writes `x` as the shortest decimal that reads back as the same `f64`, never in exponent
 /// notation: `0.1`, `0.0000001`, `1000000000000000000000`, `-0`, `NaN`, `inf`, `-inf`. This is
@@ -282,17 +282,34 @@ impl CsvLayout {
         line: u64,
         x: &mut [f64],
     ) -> Result<(), RowError> {
+        self.check(rec, row, line)?;
+        let get = |i: usize, _: &str| Value::Text(rec.get(self.fields[i]).unwrap_or_default());
+        model.encode(get, x).map_err(|e| RowError { row, line, problem: RowProblem::Input(e) })
+    }
+
+    /// [`CsvLayout::encode`], also marking each value missing or unseen (for profiles).
+    pub fn encode_marked(
+        &self,
+        model: &Model,
+        rec: &(impl Record + ?Sized),
+        (row, line): (u64, u64),
+        x: &mut [f64],
+        marks: &mut [Mark],
+    ) -> Result<(), RowError> {
+        self.check(rec, row, line)?;
+        let get = |i: usize, _: &str| Value::Text(rec.get(self.fields[i]).unwrap_or_default());
+        model.encode_marked(get, x, marks).map_err(|e| RowError { row, line, problem: RowProblem::Input(e) })
+    }
+
+    /// The record's width, and UTF-8 in each column the model reads.
+    fn check(&self, rec: &(impl Record + ?Sized), row: u64, line: u64) -> Result<(), RowError> {
         let fail = |problem| Err(RowError { row, line, problem });
         if rec.width() != self.width {
             return fail(RowProblem::Width { got: rec.width(), header: self.width });
         }
-        // Each used column is checked for UTF-8 once, before encoding.
-        if let Some(&col) = self.fields.iter().find(|&&c| rec.get(c).is_none()) {
-            return fail(RowProblem::NotUtf8 { column: col + 1 });
-        }
-        match model.encode(|i, _| Value::Text(rec.get(self.fields[i]).unwrap_or_default()), x) {
-            Ok(()) => Ok(()),
-            Err(e) => fail(RowProblem::Input(e)),
+        match self.fields.iter().find(|&&c| rec.get(c).is_none()) {
+            Some(&col) => fail(RowProblem::NotUtf8 { column: col + 1 }),
+            None => Ok(()),
         }
     }
 
@@ -398,6 +415,16 @@ impl Evaluation {
                 self.unusable += 1;
                 self.first_unusable.get_or_insert_with(|| (line, label.to_string()));
             }
+        }
+    }
+
+    /// Appends another evaluation's rows (in order: the rows of `other` come after).
+    pub fn extend(&mut self, other: Evaluation) {
+        self.p.extend(other.p);
+        self.y.extend(other.y);
+        self.unusable += other.unusable;
+        if self.first_unusable.is_none() {
+            self.first_unusable = other.first_unusable;
         }
     }
 

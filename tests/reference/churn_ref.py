@@ -1,7 +1,7 @@
 """Independent reference scorer for churn model files (an outside witness).
 
 Written from docs/FORMAT.md alone -- not from the Rust decoder in inference-wasm/ -- in
-pure Python 3 with the standard library only. It decodes a model file (format version 1 or 2),
+pure Python 3 with the standard library only. It decodes a model file (format version 1, 2 or 3),
 encodes CSV rows as FORMAT.md section 6 says, walks the trees (section 5) and applies the risk
 policy (section 7). If it and the Rust core ever disagree, either the core or FORMAT.md is wrong.
 
@@ -167,6 +167,44 @@ def read_card(r, version):
     return card
 
 
+def read_profile(r):
+    """Section 4, Profile (format version 3): the training rows' counts, for drift."""
+    rows, invalid_rows = r.u64(), r.u64()
+    fields = r.vec(lambda: {"edges": r.vec(r.f64, 8), "counts": r.vec(r.u64), "missing": r.u64(),
+                            "unseen": r.u64(), "invalid": r.u64()})
+    scores = r.vec(r.u64)
+    risk = [r.u64() for _ in range(3)]
+    watch, drifted = r.f64(), r.f64()
+    return {"rows": rows, "invalid_rows": invalid_rows, "fields": fields, "scores": scores,
+            "risk": risk, "watch": watch, "drifted": drifted}
+
+
+def check_profile(profile, schema):
+    """Profile::validate (section 4): bins that fit the schema."""
+    if profile is None:
+        return
+    bad = lambda m: ModelError("invalid model: " + m)
+    if len(profile["fields"]) != len(schema["fields"]):
+        raise bad("profile has %d fields, the schema %d" % (len(profile["fields"]), len(schema["fields"])))
+    if len(profile["scores"]) != 20:
+        raise bad("profile has %d score bins, expected 20" % len(profile["scores"]))
+    w, d = profile["watch"], profile["drifted"]
+    if not (math.isfinite(w) and math.isfinite(d) and 0 < w <= d):
+        raise bad("drift thresholds must satisfy 0 < watch <= drifted")
+    for f, p in zip(schema["fields"], profile["fields"]):
+        if f["kind"] == "numeric":
+            e = p["edges"]
+            if not all(math.isfinite(x) for x in e) or any(a >= b for a, b in zip(e, e[1:])):
+                raise bad("%s: profile edges are not finite and ascending" % f["name"])
+            want = len(e) + 1
+        else:
+            if p["edges"]:
+                raise bad("%s: a categorical field's profile has edges" % f["name"])
+            want = len(f["levels"])
+        if len(p["counts"]) != want:
+            raise bad("%s: profile has %d bins, expected %d" % (f["name"], len(p["counts"]), want))
+
+
 def load_model(data):
     """Decode and check a model file's bytes (sections 1, 2, 4, 5, 8)."""
     if len(data) < 8 and MAGIC.startswith(data) or len(data) < HEADER_LEN and data[:8] == MAGIC:
@@ -175,8 +213,8 @@ def load_model(data):
         raise ModelError('not a churn model file (bad magic bytes %s, expected "CHURNMDL")'
                          % " ".join("%02x" % b for b in data[:8]))
     version, flags, n, crc = struct.unpack("<HHII", data[8:HEADER_LEN])
-    if version not in (1, 2):
-        raise ModelError("unsupported format version %d (this build reads 1 to 2)" % version)
+    if version not in (1, 2, 3):
+        raise ModelError("unsupported format version %d (this build reads 1 to 3)" % version)
     if flags:
         raise ModelError("unsupported flags 0x%04x in header" % flags)
     if n > MAX_PAYLOAD:
@@ -193,18 +231,20 @@ def load_model(data):
     r = Reader(body)
     schema = read_schema(r)
     threshold, high, medium, decimals = r.f64(), r.f64(), r.f64(), r.u8()
-    boosted = version == 2 and r.enum("Ensemble", 2) == 1
+    boosted = version >= 2 and r.enum("Ensemble", 2) == 1
     trees = read_trees(r, boosted)
     card = read_card(r, version)
+    profile = r.option(lambda: read_profile(r)) if version >= 3 else None
     if r.pos != n:
         raise ModelError("%d unexpected bytes after the payload" % (n - r.pos))
     if not (0 <= threshold <= 1 and 0 <= medium <= high <= 1 and decimals <= 15):
         raise ModelError("invalid model: policy out of range")
     check_schema(schema, trees["n_features"], len(card["importances"]))
-    if version == 2 and (card["params"][0][0] == "boosted") != boosted:
+    if version >= 2 and (card["params"][0][0] == "boosted") != boosted:
         raise ModelError("invalid model: the trees and the model card's settings disagree")
     trees["split_rank"] = check_trees(trees)
-    return {"version": version, "schema": schema, "card": card, "trees": trees,
+    check_profile(profile, schema)
+    return {"version": version, "schema": schema, "card": card, "trees": trees, "profile": profile,
             "policy": {"threshold": threshold, "high": high, "medium": medium,
                        "decimals": decimals}}
 

@@ -29,6 +29,7 @@ GOLDEN = [  # model, expected scores of golden_cases.csv
     ("golden.bin", "golden_expected.csv"),
     ("golden_gbt.bin", "golden_gbt_expected.csv"),
     ("format_v1.bin", "golden_expected.csv"),
+    ("format_v2.bin", "golden_expected.csv"),
 ]
 
 
@@ -70,7 +71,7 @@ class Golden(unittest.TestCase):
                       % (model_name, len(got), expected_name), file=sys.stderr)
 
     def test_v1_and_v2_hold_the_same_forest(self):
-        v1, v2 = load("format_v1.bin"), load("golden.bin")
+        v1, v2 = load("format_v1.bin"), load("format_v2.bin")
         self.assertEqual((v1["version"], v2["version"]), (1, 2))
         self.assertEqual(v1["schema"], v2["schema"])
         self.assertEqual(v1["policy"], v2["policy"])
@@ -79,19 +80,29 @@ class Golden(unittest.TestCase):
         self.assertEqual(len(v1["trees"]["split_feature"]), 3214)    # FORMAT.md section 9
         self.assertEqual(v2["card"]["params"][0], ("forest", v2["card"]["params"][0][1]))
         self.assertEqual(load("golden_gbt.bin")["card"]["params"][0][0], "boosted")
+        # Version 3 adds the training rows' profile; the forest is the same.
+        v3 = load("golden.bin")
+        self.assertEqual((v3["version"], v3["trees"]), (3, v1["trees"]))
+        self.assertIsNone(v2["profile"])
+        p = v3["profile"]
+        self.assertEqual(p["rows"], v3["card"]["rows"][1])
+        self.assertEqual(sum(p["scores"]), p["rows"])
+        self.assertEqual(sum(p["risk"]), p["rows"])
+        for f in p["fields"]:
+            self.assertEqual(sum(f["counts"]) + f["missing"] + f["unseen"], p["rows"])
 
     def test_header_errors(self):
         with open(os.path.join(FIXTURES, "golden.bin"), "rb") as f:
             good = f.read()
         payload = good[20:]
 
-        def header(version=2, flags=0, n=len(payload), crc=zlib.crc32(payload)):
+        def header(version=3, flags=0, n=len(payload), crc=zlib.crc32(payload)):
             return b"CHURNMDL" + struct.pack("<HHII", version, flags, n, crc)
 
         cases = [
             (b"", "truncated at byte 0: the 20-byte header is incomplete"),
             (b"XHURNMDL" + good[8:], 'bad magic bytes 58 48 55 52 4e 4d 44 4c, expected'),
-            (header(version=3) + payload, "unsupported format version 3 (this build reads 1 to 2)"),
+            (header(version=4) + payload, "unsupported format version 4 (this build reads 1 to 3)"),
             (header(flags=1) + payload, "unsupported flags 0x0001 in header"),
             (header(crc=0) + payload, "checksum mismatch: header says 00000000"),
             (good + b"\0", "1 unexpected bytes after the payload"),

@@ -36,6 +36,8 @@ pub enum Command {
     Score(ScoreArgs),
     /// Show a model file's schema, policy, card and size
     Inspect(InspectArgs),
+    /// Compare a CSV of recent customers with the training rows: drift per field and in the scores
+    Monitor(MonitorArgs),
     /// List and show the training runs recorded in the registry
     #[command(subcommand)]
     Runs(RunsCommand),
@@ -272,6 +274,13 @@ pub struct TrainArgs {
     /// Quality gate: held-out ROC-AUC below this exits with code 3 and writes no file
     #[arg(long, value_name = "AUC")]
     pub min_auc: Option<f64>,
+    /// Drift: a feature or the score whose population stability index reaches this is worth
+    /// watching (`churn monitor`)
+    #[arg(long, value_name = "PSI", default_value_t = 0.1)]
+    pub psi_watch: f64,
+    /// Drift: a population stability index from this up is drifted (`churn monitor --fail-on`)
+    #[arg(long, value_name = "PSI", default_value_t = 0.2)]
+    pub psi_drifted: f64,
     /// Unknown categories at scoring time: refuse the row, or use the most frequent level
     #[arg(long, value_enum, default_value_t = UnknownArg::Error)]
     pub unknown_category: UnknownArg,
@@ -330,6 +339,35 @@ pub struct EvaluateArgs {
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// A model file of format version 3 or later (it carries the training rows' profile)
+    #[arg(long, value_name = "MODEL.bin")]
+    pub model: PathBuf,
+    /// Recent customers: a CSV with the model's fields (with the target column, the realised
+    /// ROC-AUC and Brier score are shown too)
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with code 4 when the drift reaches this level (a field's or the score's PSI)
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
+    /// Threads [default: all cores]
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `churn monitor --fail-on`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// A PSI at or above the model's watch threshold (default 0.1)
+    Watch,
+    /// A PSI at or above the model's drifted threshold (default 0.2)
+    Drifted,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

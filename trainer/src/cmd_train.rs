@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use inference_wasm::metrics::roc_curve;
 use inference_wasm::{
-    Artifact, Candidate, Encoders, Ensemble, KindParams, Metrics, Model, ModelCard, Schema, TrainParams, Value,
+    profile, Artifact, Candidate, Encoders, Ensemble, KindParams, Mark, Metrics, Model, ModelCard, Profile, Schema,
+    TrainParams, Value,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -111,6 +112,8 @@ struct Prepared {
     nf: usize,
     x_train: Vec<f64>,
     y_train: Vec<bool>,
+    /// How each training value was read (missing, unseen), row by row, for the reference profile.
+    marks_train: Vec<Mark>,
     x_test: Vec<f64>,
     y_test: Vec<bool>,
     notes: Vec<String>,
@@ -156,19 +159,27 @@ fn prepare(plan: &TrainPlan, spans: &mut Spans) -> Result<Prepared> {
     let encoders = Encoders::new(&schema);
     let per_block = n.div_ceil(plan.threads.max(1)).max(1);
     let blocks: Vec<std::ops::Range<usize>> = (0..n).step_by(per_block).map(|r| r..(r + per_block).min(n)).collect();
-    let encoded = data::par_map(&blocks, plan.threads, |rows| -> Result<Vec<f64>> {
+    let value = |i: usize, r: usize| columns[i][r].map_or(Value::Null, Value::Text);
+    let encoded = data::par_map(&blocks, plan.threads, |rows| -> Result<(Vec<f64>, Vec<Mark>)> {
         let mut xs = vec![0.0; rows.len() * nf];
+        let mut marks = Vec::with_capacity(rows.len() * nf);
         for (r, out) in rows.clone().zip(xs.chunks_mut(nf)) {
             encoders
-                .encode(&schema, |i, _| columns[i][r].map_or(Value::Null, Value::Text), out)
+                .encode(&schema, |i, _| value(i, r), out)
                 .with_context(|| format!("{} line {}", plan.data.display(), line_of(r)))?;
+            marks.extend((0..nf).map(|i| profile::mark(&schema, i, value(i, r), out[i])));
         }
-        Ok(xs)
+        Ok((xs, marks))
     });
     let mut x = Vec::with_capacity(n * nf);
+    let mut marks = Vec::with_capacity(n * nf);
     for block in encoded {
-        x.extend(block?);
+        let (xs, ms) = block?;
+        x.extend(xs);
+        marks.extend(ms);
     }
+    let marks_train: Vec<Mark> = train_rows.iter().flat_map(|&r| marks[r * nf..(r + 1) * nf].iter().copied()).collect();
+    drop(marks);
     // The text cells are no longer needed (they take more memory than the numbers).
     drop(columns);
     drop(table);
@@ -183,6 +194,7 @@ fn prepare(plan: &TrainPlan, spans: &mut Spans) -> Result<Prepared> {
         nf,
         x_train,
         y_train: train_rows.iter().map(|&r| labels[r]).collect(),
+        marks_train,
         x_test,
         y_test: test_rows.iter().map(|&r| labels[r]).collect(),
         notes: split.notes,
@@ -198,7 +210,7 @@ fn model_card(plan: &TrainPlan, prepared: Prepared, fitted: Fitted) -> Result<Ar
         format!("{}-{}", stamp, &prepared.data_sha256[..8])
     });
     let mut artifact = Artifact {
-        schema: prepared.schema,
+        schema: prepared.schema.clone(),
         policy: plan.policy.clone(),
         ensemble: fitted.ensemble,
         card: ModelCard {
@@ -206,7 +218,7 @@ fn model_card(plan: &TrainPlan, prepared: Prepared, fitted: Fitted) -> Result<Ar
             version,
             created_at,
             trainer: format!("churn {}", env!("CARGO_PKG_VERSION")),
-            data_sha256: prepared.data_sha256,
+            data_sha256: prepared.data_sha256.clone(),
             rows_total: prepared.rows as u64,
             rows_train: prepared.y_train.len() as u64,
             rows_test: prepared.y_test.len() as u64,
@@ -216,7 +228,9 @@ fn model_card(plan: &TrainPlan, prepared: Prepared, fitted: Fitted) -> Result<Ar
             roc: Vec::new(),
             selection: fitted.selection,
         },
+        profile: None,
     };
+    artifact.profile = Some(reference_profile(plan, &artifact, &prepared)?);
     if !prepared.y_test.is_empty() {
         let model = Model::new(artifact.clone()).context("the new model does not load")?;
         let p: Vec<f64> = prepared.x_test.chunks(prepared.nf).map(|row| model.probability(row)).collect();
@@ -224,6 +238,29 @@ fn model_card(plan: &TrainPlan, prepared: Prepared, fitted: Fitted) -> Result<Ar
         artifact.card.roc = roc_curve(&p, &prepared.y_test, ROC_POINTS);
     }
     Ok(artifact)
+}
+
+/// The training rows' profile, stored in the model file as the reference for drift: numeric
+/// bins at the training values' deciles, the training rows' scores and risk bands.
+fn reference_profile(plan: &TrainPlan, artifact: &Artifact, prepared: &Prepared) -> Result<Profile> {
+    let nf = prepared.nf;
+    let rows = prepared.y_train.len();
+    let seen = |r: usize, i: usize| prepared.marks_train[r * nf + i] == Mark::Seen;
+    let numeric: Vec<Vec<f64>> =
+        (0..nf).map(|i| (0..rows).filter(|&r| seen(r, i)).map(|r| prepared.x_train[r * nf + i]).collect()).collect();
+    let mut profile = Profile::from_values(&artifact.schema, &numeric, plan.drift);
+    let model = Model::new(artifact.clone()).context("the new model does not load")?;
+    let mut p = vec![0.0; rows];
+    model.forest().probabilities(&prepared.x_train, &mut p);
+    for (r, &p) in p.iter().enumerate() {
+        profile.add(
+            &prepared.x_train[r * nf..(r + 1) * nf],
+            &prepared.marks_train[r * nf..(r + 1) * nf],
+            p,
+            model.decide(p).risk,
+        );
+    }
+    Ok(profile)
 }
 
 /// `--min-auc`: why the model must not be written, if it must not.

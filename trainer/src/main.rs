@@ -1,7 +1,7 @@
 //! `churn`: train a churn model from a CSV, export one model file, score with it.
 //!
 //! Thin glue: parse flags, run the command, map errors to exit codes
-//! (0 ok, 2 usage/input error, 3 quality gate failed).
+//! (0 ok, 2 usage/input error, 3 quality gate failed, 4 drift at the `--fail-on` level).
 
 mod boost;
 mod cli;
@@ -10,6 +10,7 @@ mod cmd_train;
 mod data;
 mod inspect;
 mod mlflow;
+mod monitor;
 mod output;
 mod plan;
 mod registry;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::output::GateFailed;
+use crate::output::{DriftFailed, GateFailed};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         cli::Command::Evaluate(a) => scoring::evaluate(a),
         cli::Command::Score(a) => scoring::score(a),
         cli::Command::Inspect(a) => inspect::run(a),
+        cli::Command::Monitor(a) => monitor::run(a),
         cli::Command::Runs(c) => cmd_registry::runs(c),
         cli::Command::Models(c) => cmd_registry::models(c),
         cli::Command::Promote(a) => cmd_registry::promote(a),
@@ -50,6 +52,8 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             if e.downcast_ref::<GateFailed>().is_some() {
                 ExitCode::from(3)
+            } else if e.downcast_ref::<DriftFailed>().is_some() {
+                ExitCode::from(4)
             } else {
                 ExitCode::from(2)
             }

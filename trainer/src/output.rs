@@ -93,6 +93,17 @@ impl std::fmt::Display for GateFailed {
 }
 impl std::error::Error for GateFailed {}
 
+/// `churn monitor --fail-on` reached: exit code 4.
+#[derive(Debug)]
+pub struct DriftFailed(pub String);
+
+impl std::fmt::Display for DriftFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for DriftFailed {}
+
 /// The model card's leaderboard, one line a candidate, each line after `indent`, the chosen
 /// setting marked `*` (shown by `churn train` and `churn inspect`).
 pub fn leaderboard_lines(card: &inference_wasm::ModelCard, indent: &str) -> Vec<String> {

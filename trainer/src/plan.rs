@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use inference_wasm::RiskPolicy;
+use inference_wasm::{DriftThresholds, RiskPolicy};
 
 use crate::cli::{ModelArg, TrainArgs, UnknownArg};
 use crate::cmd_registry::RecordPlan;
@@ -33,6 +33,8 @@ pub struct TrainPlan {
     pub test_fraction: f64,
     pub verify_rows: Option<usize>,
     pub policy: RiskPolicy,
+    /// PSI levels stored with the reference profile.
+    pub drift: DriftThresholds,
     pub min_auc: Option<f64>,
     pub name: String,
     pub model_version: Option<String>,
@@ -62,6 +64,8 @@ impl TrainPlan {
         if a.min_auc.is_some() && a.test_fraction == 0.0 {
             bail!("--min-auc needs held-out rows to measure; use --test-fraction > 0");
         }
+        let drift = DriftThresholds { watch: a.psi_watch, drifted: a.psi_drifted };
+        drift.validate().map_err(|m| anyhow!("--psi-watch/--psi-drifted: {m}"))?;
         let record = RecordPlan::from_args(&a)?;
         let budget = a.time_budget;
         if !(budget.is_finite() && budget >= 0.0) {
@@ -100,6 +104,7 @@ impl TrainPlan {
             test_fraction: a.test_fraction,
             verify_rows: a.verify_rows.map(|n| n as usize),
             policy,
+            drift,
             min_auc: a.min_auc,
             model_version: a.model_version,
             threads: threads(a.threads),

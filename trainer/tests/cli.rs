@@ -66,11 +66,13 @@ fn train_inspect_evaluate_score_on_telco() {
 fn golden_models_score_exactly_as_recorded() {
     // tests/make-golden.sh wrote the expected files with the build of that day; this build must
     // give the same bytes: same raw probabilities, labels, risk levels and explanations. The
-    // forest written by format version 1 (format_v1.bin, the release before model kinds) holds
-    // the same trees as golden.bin and must still load and score exactly the same.
+    // forests written by format versions 1 (format_v1.bin, the release before model kinds) and 2
+    // (format_v2.bin, before reference profiles) hold the same trees as golden.bin and must still
+    // load and score exactly the same.
     for (model, expected) in [
         ("golden.bin", "golden_expected.csv"),
         ("format_v1.bin", "golden_expected.csv"),
+        ("format_v2.bin", "golden_expected.csv"),
         ("golden_gbt.bin", "golden_gbt_expected.csv"),
     ] {
         let out = ok(&[
@@ -88,8 +90,10 @@ fn golden_models_score_exactly_as_recorded() {
         let expected = std::fs::read_to_string(fixture(expected)).unwrap();
         assert!(out == expected, "{model} scores differently from the recorded file");
     }
-    // They are what they say: a version-1 forest, and version-2 files of each kind.
-    for (model, version, kind) in [("format_v1.bin", 1, "rf"), ("golden.bin", 2, "rf"), ("golden_gbt.bin", 2, "gbt")] {
+    // They are what they say: version-1 and -2 forests, and version-3 files of each kind.
+    for (model, version, kind) in
+        [("format_v1.bin", 1, "rf"), ("format_v2.bin", 2, "rf"), ("golden.bin", 3, "rf"), ("golden_gbt.bin", 3, "gbt")]
+    {
         assert_eq!(std::fs::read(fixture(model)).unwrap()[8..10], [version, 0], "{model}");
         let info = json(&ok(&["inspect", &fixture(model), "--json"]));
         assert_eq!(info["format_version"], version as u64, "{model}");
@@ -467,4 +471,75 @@ fn evaluate_counts_unusable_labels_reports_them_and_leaves_them_out() {
         std::iter::once(lines[0].clone()).chain(lines[1..4].iter().map(|l| relabel(l, "?"))).collect();
     let none = write(&d, "none.csv", &(none.join("\n") + "\n"));
     fails(&["evaluate", "--model", &model, "--data", &none], 2, "no row has a usable label");
+}
+
+/// Telco's held-out rows with a documented shift: 30 % of rows become new customers (tenure
+/// 0–6 months) and 5 % pay with a method never seen in training.
+fn shifted_telco_test(d: &tempfile::TempDir) -> String {
+    let text = std::fs::read_to_string(data("telco_test.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (tenure, pay) = (col("tenure"), col("PaymentMethod"));
+    let mut out = vec![header.join(",")];
+    for (i, line) in lines.enumerate() {
+        let mut f: Vec<String> = line.split(',').map(String::from).collect();
+        if (i * 7) % 10 < 3 {
+            f[tenure] = (i % 7).to_string();
+        }
+        if i % 20 == 0 {
+            f[pay] = "Crypto wallet".into();
+        }
+        out.push(f.join(","));
+    }
+    write(d, "shifted.csv", &(out.join("\n") + "\n"))
+}
+
+#[test]
+fn monitor_finds_the_shifted_fields_and_only_those() {
+    let d = tmp();
+    let model = fixture("golden.bin");
+    // Held-out rows against the training rows: nothing moved.
+    let same =
+        json(&ok(&["monitor", "--model", &model, "--data", &data("telco_test.csv"), "--json", "--fail-on", "watch"]));
+    assert_eq!(same["level"], "stable");
+    assert_eq!(same["rows"], 1409);
+    for f in same["fields"].as_array().unwrap() {
+        assert!(f["psi"].as_f64().unwrap() < 0.05, "{f}");
+    }
+    assert!(same["score"]["psi"].as_f64().unwrap() < 0.05);
+    assert_eq!(same["outcome"]["rows"], 1409);
+    // The shift: tenure and PaymentMethod drifted, nothing else even at watch.
+    let shifted = shifted_telco_test(&d);
+    let out = churn(&["monitor", "--model", &model, "--data", &shifted, "--json", "--fail-on", "drifted"]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("drift is at level drifted (--fail-on drifted)"));
+    let r = json(&String::from_utf8_lossy(&out.stdout));
+    let fields = r["fields"].as_array().unwrap();
+    let psi: Vec<f64> = fields.iter().map(|f| f["psi"].as_f64().unwrap()).collect();
+    assert!(psi.windows(2).all(|w| w[0] >= w[1]), "most drifted first: {psi:?}");
+    for f in fields {
+        let shifted_field = ["tenure", "PaymentMethod"].contains(&f["field"].as_str().unwrap());
+        assert_eq!(f["level"] == "drifted", shifted_field, "{f}");
+        if !shifted_field {
+            assert!(f["psi"].as_f64().unwrap() < 0.1, "{f}");
+        }
+    }
+    // The new payment method is refused by this model (unknown categories are errors): counted
+    // as unseen and invalid, not dropped silently.
+    let pay = fields.iter().find(|f| f["field"] == "PaymentMethod").unwrap();
+    assert!(pay["unseen"]["current"].as_f64().unwrap() > 0.04 && pay["invalid"].as_f64().unwrap() > 0.04, "{pay}");
+    assert_eq!(r["invalid_rows"].as_u64().unwrap() + r["rows"].as_u64().unwrap(), 1409);
+    // The text report, and the same figures whatever the threads (profiles merge exactly).
+    let text = ok(&["monitor", "--model", &model, "--data", &shifted]);
+    assert!(text.contains("DRIFTED") && text.contains("tenure"), "{text}");
+    let one = ok(&["monitor", "--model", &model, "--data", &shifted, "--json", "--threads", "1"]);
+    let two = ok(&["monitor", "--model", &model, "--data", &shifted, "--json", "--threads", "2"]);
+    assert_eq!(one, two);
+    // A model file from before profiles says what to do.
+    fails(
+        &["monitor", "--model", &fixture("format_v2.bin"), "--data", &shifted],
+        2,
+        "has no training profile (format version 2",
+    );
 }

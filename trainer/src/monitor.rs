@@ -1,0 +1,241 @@
+//! `churn monitor`: a CSV of recent customers against the training rows' profile in the model
+//! file. Rows are read in chunks, scored and profiled by the core on all threads; the partial
+//! profiles merge exactly, so memory stays flat and the result does not depend on the threads.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::mpsc::sync_channel;
+use std::sync::Mutex;
+
+use anyhow::{anyhow, bail, Context, Result};
+use csv::ByteRecord;
+use inference_wasm::output::{RowError, RowProblem};
+use inference_wasm::profile::{self, Drift, Level};
+use inference_wasm::{CsvLayout, Evaluation, Mark, Model, Profile, Record};
+
+use crate::cli::{FailOn, MonitorArgs};
+use crate::output::{load_model, threads, DriftFailed};
+
+/// Rows per chunk handed to a thread.
+const CHUNK_ROWS: usize = 4096;
+
+/// A chunk's profile and labelled scores.
+struct Part {
+    profile: Profile,
+    evaluation: Evaluation,
+}
+
+pub fn run(a: MonitorArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let reference = model.artifact().profile.as_ref().ok_or_else(|| {
+        anyhow!(
+            "{} has no training profile (format version {}; `churn monitor` needs version 3 or later): retrain it \
+             with this churn",
+            a.model.display(),
+            model.file().map_or(0, |f| f.version)
+        )
+    })?;
+    let (current, evaluation) = profile_csv(&model, &a.data, threads(a.threads))?;
+    if current.rows == 0 {
+        bail!("{}: no row could be scored ({} refused)", a.data.display(), current.invalid_rows);
+    }
+    let drift = profile::drift(reference, &current).map_err(|m| anyhow!(m))?;
+    let outcome = evaluation.as_ref().and_then(|e| e.metrics(&model));
+    if a.json {
+        let mut doc = drift.doc(&model);
+        if let Some(e) = &evaluation {
+            doc = doc.with("outcome", e.doc(&model));
+        }
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print_report(&model, &a.data, &drift, outcome.as_ref());
+        if let Some(note) = evaluation.as_ref().and_then(|e| e.note(&model)) {
+            eprintln!("note: {}: {note}", a.data.display());
+        }
+    }
+    let limit = match a.fail_on {
+        None => return Ok(()),
+        Some(FailOn::Watch) => Level::Watch,
+        Some(FailOn::Drifted) => Level::Drifted,
+    };
+    if drift.level >= limit {
+        return Err(
+            DriftFailed(format!("drift is at level {} (--fail-on {})", drift.level.as_str(), limit.as_str())).into()
+        );
+    }
+    Ok(())
+}
+
+/// Profiles every row of a CSV (and evaluates the scores when it has the target column).
+pub fn profile_csv(model: &Model, path: &Path, threads: usize) -> Result<(Profile, Option<Evaluation>)> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, f));
+    let headers = rdr.headers().with_context(|| format!("reading {}", path.display()))?.clone();
+    let header: Vec<&str> = headers.iter().collect();
+    let lay = CsvLayout::new(model, &header).map_err(|e| anyhow!("{} {e}", path.display()))?;
+    let empty = profile::empty_profile(model).expect("checked by the caller");
+    let mut total = Part { profile: empty.clone(), evaluation: Evaluation::new() };
+    // As `churn score`: a reader thread, workers that profile chunks, parts merged in order.
+    let workers = threads.max(1);
+    let (tx_in, rx_in) = sync_channel::<(usize, u64, Vec<ByteRecord>, usize)>(workers * 2);
+    let rx_in = Mutex::new(rx_in);
+    let (tx_out, rx_out) = sync_channel::<(usize, Part)>(workers * 2);
+    // Chunks' record vectors go back to the reader, which refills them in place.
+    let (tx_spare, rx_spare) = sync_channel::<Vec<ByteRecord>>(workers * 4);
+    let read_error: Mutex<Option<csv::Error>> = Mutex::new(None);
+    std::thread::scope(|s| -> Result<()> {
+        let read_error = &read_error;
+        s.spawn(move || {
+            let (mut seq, mut row) = (0usize, 0u64);
+            let fresh = || vec![ByteRecord::new(); CHUNK_ROWS];
+            let mut chunk = fresh();
+            let mut n = 0;
+            loop {
+                let more = match rdr.read_byte_record(&mut chunk[n]) {
+                    Ok(true) => {
+                        n += 1;
+                        n < CHUNK_ROWS
+                    }
+                    Ok(false) => false,
+                    Err(e) => {
+                        *read_error.lock().unwrap() = Some(e);
+                        false
+                    }
+                };
+                if more {
+                    continue;
+                }
+                let next = rx_spare.try_recv().unwrap_or_else(|_| fresh());
+                let full = std::mem::replace(&mut chunk, next);
+                if n == 0 || tx_in.send((seq, row, full, n)).is_err() || n < CHUNK_ROWS {
+                    return;
+                }
+                (seq, row, n) = (seq + 1, row + n as u64, 0);
+            }
+        });
+        for _ in 0..workers {
+            let (rx_in, tx_out, tx_spare, lay, empty) = (&rx_in, tx_out.clone(), tx_spare.clone(), &lay, &empty);
+            s.spawn(move || loop {
+                let msg = rx_in.lock().unwrap().recv();
+                let Ok((seq, first, chunk, n)) = msg else { return };
+                let p = part(model, lay, empty, first, &chunk[..n]);
+                let _ = tx_spare.try_send(chunk);
+                if tx_out.send((seq, p)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(tx_spare);
+        drop(tx_out);
+        let mut pending = BTreeMap::new();
+        let mut next = 0;
+        for (seq, p) in rx_out.iter() {
+            pending.insert(seq, p);
+            while let Some(p) = pending.remove(&next) {
+                next += 1;
+                total.profile.merge(&p.profile).map_err(|m| anyhow!(m))?;
+                total.evaluation.extend(p.evaluation);
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(e) = read_error.into_inner().unwrap() {
+        return Err(e).with_context(|| format!("reading {}", path.display()));
+    }
+    Ok((total.profile, lay.has_target().then_some(total.evaluation)))
+}
+
+struct Rec<'a>(&'a ByteRecord);
+
+impl Record for Rec<'_> {
+    fn width(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, i: usize) -> Option<&str> {
+        std::str::from_utf8(self.0.get(i)?).ok()
+    }
+}
+
+fn part(model: &Model, lay: &CsvLayout, empty: &Profile, first: u64, chunk: &[ByteRecord]) -> Part {
+    let nf = model.n_features();
+    let mut profile = empty.clone();
+    let mut evaluation = Evaluation::new();
+    let mut matrix = vec![0.0; chunk.len() * nf];
+    let mut marks = vec![Mark::Seen; chunk.len() * nf];
+    let mut good = Vec::with_capacity(chunk.len());
+    for (k, rec) in chunk.iter().enumerate() {
+        let line = rec.position().map_or(0, |p| p.line());
+        let n = good.len();
+        let (x, m) = (&mut matrix[n * nf..(n + 1) * nf], &mut marks[n * nf..(n + 1) * nf]);
+        // The layout checks the width and UTF-8; the core encodes and marks each value.
+        match lay.encode_marked(model, &Rec(rec), (first + k as u64 + 1, line), x, m) {
+            Ok(()) => good.push((k, line)),
+            Err(RowError { problem: RowProblem::Input(e), .. }) => profile.add_invalid(model.schema(), &e),
+            Err(_) => profile.invalid_rows += 1,
+        }
+    }
+    // Scored in one batch (the core's batch path: the same bits as one row at a time).
+    let mut p = vec![0.0; good.len()];
+    model.forest().probabilities(&matrix[..good.len() * nf], &mut p);
+    let target = &model.schema().target;
+    for (n, (&(k, line), &p)) in good.iter().zip(&p).enumerate() {
+        profile.add(&matrix[n * nf..(n + 1) * nf], &marks[n * nf..(n + 1) * nf], p, model.decide(p).risk);
+        if lay.has_target() {
+            evaluation.push(target, p, &lay.label(&Rec(&chunk[k])), line);
+        }
+    }
+    Part { profile, evaluation }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn print_report(model: &Model, data: &Path, d: &Drift, outcome: Option<&inference_wasm::Metrics>) {
+    let c = model.card();
+    println!(
+        "{} against the training rows of {} {}: {} ({} rows scored, {} refused)",
+        data.display(),
+        c.name,
+        c.version,
+        d.level.as_str().to_uppercase(),
+        d.rows,
+        d.invalid_rows
+    );
+    let bands: Vec<String> = ["HIGH", "MEDIUM", "LOW"]
+        .iter()
+        .zip(&d.risk)
+        .map(|(b, (r, c))| format!("{b} {} -> {}", pct(*r), pct(*c)))
+        .collect();
+    println!("score: PSI {:.3} ({}); {}", d.score_psi, d.score_level.as_str(), bands.join(", "));
+    println!(
+        "{:<20} {:>7} {:>6}  {:<8} {:>15}  {:>15}  {:>7}",
+        "field", "PSI", "JS", "level", "missing", "unseen", "invalid"
+    );
+    for f in &d.fields {
+        println!(
+            "{:<20} {:>7.3} {:>6.3}  {:<8} {:>15}  {:>15}  {:>7}",
+            model.schema().fields[f.field].name,
+            f.psi,
+            f.js,
+            f.level.as_str(),
+            format!("{} -> {}", pct(f.missing.0), pct(f.missing.1)),
+            format!("{} -> {}", pct(f.unseen.0), pct(f.unseen.1)),
+            pct(f.invalid)
+        );
+    }
+    if let Some(m) = outcome {
+        let held = c.test_metrics.as_ref();
+        println!(
+            "outcome ({} rows with a label): ROC-AUC {:.4} (held out at training: {}), Brier {:.4} ({})",
+            m.rows,
+            m.roc_auc,
+            held.map_or("-".into(), |h| format!("{:.4}", h.roc_auc)),
+            m.brier,
+            held.map_or("-".into(), |h| format!("{:.4}", h.brier))
+        );
+    }
+}
