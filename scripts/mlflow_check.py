@@ -57,9 +57,10 @@ def train(*extra, env_uri=None):
     return json.loads(churn(*args, env_uri=env_uri).stdout)
 
 
-# 1. Three registered versions: default params; a weak one (depth 1, 3 trees); default again
-#    with another seed. The second one is logged through MLFLOW_TRACKING_URI instead of the flag.
-t1 = train()
+# 1. Three registered versions: a modest forest (depth 4, 20 trees); a weak one (depth 1,
+#    3 trees); the default (model selection), which beats the first on the test file by a clear
+#    margin. The second one is logged through MLFLOW_TRACKING_URI instead of the flag.
+t1 = train("--model", "rf", "--max-depth", "4", "--trees", "20")
 t2 = train("--max-depth", "1", "--trees", "3", env_uri=URI)
 t3 = train("--seed", "7")
 for i, t in enumerate([t1, t2, t3], 1):

@@ -353,6 +353,10 @@ pub struct MonitorArgs {
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
+    /// Also write the report as one self-contained HTML page with histograms (training beside
+    /// current) for the score and every field
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
     /// Exit with code 4 when the drift reaches this level (a field's or the score's PSI)
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub fail_on: Option<FailOn>,

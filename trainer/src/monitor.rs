@@ -14,7 +14,7 @@ use inference_wasm::profile::{self, Drift, Level};
 use inference_wasm::{CsvLayout, Evaluation, Mark, Model, Profile, Record};
 
 use crate::cli::{FailOn, MonitorArgs};
-use crate::output::{load_model, threads, DriftFailed};
+use crate::output::{load_model, threads, write_atomic, DriftFailed};
 
 /// Rows per chunk handed to a thread.
 const CHUNK_ROWS: usize = 4096;
@@ -40,6 +40,9 @@ pub fn run(a: MonitorArgs) -> Result<()> {
         bail!("{}: no row could be scored ({} refused)", a.data.display(), current.invalid_rows);
     }
     let drift = profile::drift(reference, &current).map_err(|m| anyhow!(m))?;
+    if let Some(path) = &a.html {
+        write_atomic(path, html_report(&model, &a.data, reference, &current, &drift).as_bytes())?;
+    }
     let outcome = evaluation.as_ref().and_then(|e| e.metrics(&model));
     if a.json {
         let mut doc = drift.doc(&model);
@@ -238,4 +241,146 @@ fn print_report(model: &Model, data: &Path, d: &Drift, outcome: Option<&inferenc
             held.map_or("-".into(), |h| format!("{:.4}", h.brier))
         );
     }
+}
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// One bar chart, reference (grey) beside current (coloured), of shares per bin.
+fn bars_svg(labels: &[String], reference: &[u64], current: &[u64], title: &str) -> String {
+    let share = |c: &[u64]| {
+        let t = c.iter().sum::<u64>().max(1) as f64;
+        c.iter().map(|&x| x as f64 / t).collect::<Vec<f64>>()
+    };
+    let (r, c) = (share(reference), share(current));
+    let top = r.iter().chain(&c).fold(0.0f64, |a, &b| a.max(b)).max(1e-9);
+    let (w, h, pad) = (36.0, 120.0, 20.0);
+    let width = pad + w * labels.len() as f64 + pad;
+    let mut s = format!(
+        r#"<svg role="img" aria-label="{}" viewBox="0 0 {width} {}" width="{width}" height="{}"><title>{}</title>"#,
+        esc(title),
+        h + 90.0,
+        h + 90.0,
+        esc(title)
+    );
+    for (k, label) in labels.iter().enumerate() {
+        let x = pad + w * k as f64;
+        for (j, (v, class)) in [(r[k], "ref"), (c[k], "cur")].into_iter().enumerate() {
+            let bh = h * v / top;
+            s += &format!(
+                r#"<rect class="{class}" x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}"><title>{}: {} {:.1}%</title></rect>"#,
+                x + 3.0 + 15.0 * j as f64,
+                10.0 + h - bh,
+                14.0,
+                esc(label),
+                if j == 0 { "training" } else { "current" },
+                100.0 * v
+            );
+        }
+        s += &format!(
+            r#"<text x="{:.1}" y="{:.1}" transform="rotate(40 {:.1} {:.1})">{}</text>"#,
+            x + 6.0,
+            h + 24.0,
+            x + 6.0,
+            h + 24.0,
+            esc(&label.chars().take(14).collect::<String>())
+        );
+    }
+    s + "</svg>"
+}
+
+/// The bins of one field, named.
+fn bin_labels(model: &Model, field: usize, p: &inference_wasm::profile::FieldProfile) -> Vec<String> {
+    let mut labels: Vec<String> = match &model.schema().fields[field].kind {
+        inference_wasm::FieldKind::Categorical(c) => c.levels.clone(),
+        inference_wasm::FieldKind::Numeric(_) => (0..=p.edges.len())
+            .map(|k| match (k.checked_sub(1).map(|i| p.edges[i]), p.edges.get(k)) {
+                (None, Some(hi)) => format!("≤ {hi}"),
+                (Some(lo), Some(hi)) => format!("{lo}–{hi}"),
+                (Some(lo), None) => format!("> {lo}"),
+                (None, None) => "all".into(),
+            })
+            .collect(),
+    };
+    labels.push("missing".into());
+    labels.push("unseen".into());
+    labels
+}
+
+/// `churn monitor --html`: one self-contained page (no scripts, no fetches): the summary, the
+/// score's histogram and each field's, training beside current, most drifted first.
+pub fn html_report(model: &Model, data: &Path, reference: &Profile, current: &Profile, d: &Drift) -> String {
+    let c = model.card();
+    let full = |f: &inference_wasm::profile::FieldProfile| {
+        let mut v = f.counts.clone();
+        v.extend([f.missing, f.unseen]);
+        v
+    };
+    let mut body = format!(
+        "<h1>Drift: {}</h1><p>{} against the training rows of <b>{} {}</b>: <b class=\"{}\">{}</b> ({} rows scored, {} refused).</p>",
+        esc(&data.display().to_string()),
+        esc(&data.display().to_string()),
+        esc(&c.name),
+        esc(&c.version),
+        d.level.as_str(),
+        d.level.as_str().to_uppercase(),
+        d.rows,
+        d.invalid_rows
+    );
+    let t = reference.thresholds;
+    body += &format!(
+        "<p>Bars: share of rows per bin, <span style=\"color:#757575\">■</span> training rows, \
+         <span style=\"color:#1565c0\">■</span> current rows. PSI below {} stable, from {} watch, from {} drifted \
+         (the model's thresholds).</p>",
+        t.watch, t.watch, t.drifted
+    );
+    body += "<table><tr><th>field</th><th>PSI</th><th>JS</th><th>level</th><th>missing</th><th>unseen</th><th>refused</th></tr>";
+    for f in &d.fields {
+        body += &format!(
+            "<tr><td><a href=\"#f{}\">{}</a></td><td>{:.3}</td><td>{:.3}</td><td class=\"{}\">{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td></tr>",
+            f.field,
+            esc(&model.schema().fields[f.field].name),
+            f.psi,
+            f.js,
+            f.level.as_str(),
+            f.level.as_str(),
+            pct(f.missing.0),
+            pct(f.missing.1),
+            pct(f.unseen.0),
+            pct(f.unseen.1),
+            pct(f.invalid)
+        );
+    }
+    body += "</table>";
+    let score_labels: Vec<String> =
+        (0..profile::SCORE_BINS).map(|k| format!("{:.2}", k as f64 / profile::SCORE_BINS as f64)).collect();
+    body += &format!(
+        "<h2>Score</h2><p>PSI {:.3} ({})</p>{}",
+        d.score_psi,
+        d.score_level.as_str(),
+        bars_svg(&score_labels, &reference.scores, &current.scores, "score distribution, training and current")
+    );
+    for f in &d.fields {
+        let name = &model.schema().fields[f.field].name;
+        let (r, cur) = (&reference.fields[f.field], &current.fields[f.field]);
+        body += &format!(
+            "<h2 id=\"f{}\">{}</h2><p>PSI {:.3}, <span class=\"{}\">{}</span></p>{}",
+            f.field,
+            esc(name),
+            f.psi,
+            f.level.as_str(),
+            f.level.as_str(),
+            bars_svg(&bin_labels(model, f.field, r), &full(r), &full(cur), &format!("{name}, training and current"))
+        );
+    }
+    format!(
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Drift report</title><style>\
+         body{{font:15px system-ui,sans-serif;margin:2rem;max-width:70rem;color:#1a1a1a}}\
+         table{{border-collapse:collapse}}td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}\
+         .ref{{fill:#9e9e9e}}.cur{{fill:#1565c0}}.drifted{{color:#b00020;font-weight:600}}.watch{{color:#8a5a00}}\
+         svg{{display:block;margin:.5rem 0 1rem}}svg.key{{display:inline;margin:0 .3rem 0 1rem}}text{{font-size:10px;fill:#333}}\
+         </style>{body}</html>\n"
+    )
 }

@@ -531,8 +531,13 @@ fn monitor_finds_the_shifted_fields_and_only_those() {
     assert!(pay["unseen"]["current"].as_f64().unwrap() > 0.04 && pay["invalid"].as_f64().unwrap() > 0.04, "{pay}");
     assert_eq!(r["invalid_rows"].as_u64().unwrap() + r["rows"].as_u64().unwrap(), 1409);
     // The text report, and the same figures whatever the threads (profiles merge exactly).
-    let text = ok(&["monitor", "--model", &model, "--data", &shifted]);
+    let report = path(&d, "report.html");
+    let text = ok(&["monitor", "--model", &model, "--data", &shifted, "--html", &report]);
     assert!(text.contains("DRIFTED") && text.contains("tenure"), "{text}");
+    // The HTML report: self-contained, one chart for the score and one per field.
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(html.matches("<svg role=\"img\"").count(), 1 + fields.len(), "charts");
+    assert!(html.contains("<h2 id=\"f") && html.contains(">drifted<") && !html.contains("<script"));
     let one = ok(&["monitor", "--model", &model, "--data", &shifted, "--json", "--threads", "1"]);
     let two = ok(&["monitor", "--model", &model, "--data", &shifted, "--json", "--threads", "2"]);
     assert_eq!(one, two);
