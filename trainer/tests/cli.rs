@@ -548,3 +548,79 @@ fn monitor_finds_the_shifted_fields_and_only_those() {
         "has no training profile (format version 2",
     );
 }
+
+#[test]
+fn documented_training_flags_do_what_the_docs_say() {
+    // Issue 17's untested flags: a non-default risk policy, --unknown-category most-frequent,
+    // --features, --id COL and --id none; each checked end to end through scoring.
+    let d = tmp();
+    let m = path(&d, "m.bin");
+    let base = ["train", "--no-registry", "--data", &data("telco_train.csv"), "--out", &m, "--json"];
+    let t = json(&ok(&[
+        &base[..],
+        &[
+            "--model",
+            "rf",
+            "--trees",
+            "10",
+            "--threshold",
+            "0.3",
+            "--high",
+            "0.6",
+            "--medium",
+            "0.2",
+            "--decimals",
+            "2",
+            "--unknown-category",
+            "most-frequent",
+            "--features",
+            "tenure,Contract,MonthlyCharges",
+            "--id",
+            "customerID",
+        ],
+    ]
+    .concat()));
+    let names: Vec<&str> =
+        t["schema"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["tenure", "Contract", "MonthlyCharges"]);
+    assert_eq!(t["schema"]["id_column"], "customerID");
+    assert_eq!(t["policy"], serde_json::json!({"threshold": 0.3, "high": 0.6, "medium": 0.2, "decimals": 2}));
+    // Scoring applies that policy: two decimals, Yes above 0.3, HIGH from 0.6, MEDIUM from 0.2.
+    let cases = write(
+        &d,
+        "c.csv",
+        "customerID,tenure,Contract,MonthlyCharges\nA,1,Month-to-month,95\nB,70,Two year,20\nC,5,Weekly,80\n",
+    );
+    let out = ok(&["score", "--model", &m, "--data", &cases, "--out", "-", "--raw"]);
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.iter().map(|r| r[0]).collect::<Vec<_>>(), ["A", "B", "C"], "ids carried: {out}");
+    for r in &rows {
+        let raw: f64 = r[4].parse().unwrap();
+        assert_eq!(r[1].parse::<f64>().unwrap(), (raw * 100.0).round() / 100.0, "{out}");
+        assert!(r[1].split('.').nth(1).is_none_or(|f| f.len() <= 2), "{out}");
+        assert_eq!(r[2], if raw > 0.3 { "Yes" } else { "No" });
+        assert_eq!(
+            r[3],
+            if raw >= 0.6 {
+                "HIGH"
+            } else if raw >= 0.2 {
+                "MEDIUM"
+            } else {
+                "LOW"
+            }
+        );
+    }
+    // "Weekly" is unknown: scored as the most frequent training level (Month-to-month), not refused.
+    let weekly = ok(&["score", "--model", &m, "--data", &cases, "--out", "-", "--raw"]);
+    let month = write(&d, "m.csv", "customerID,tenure,Contract,MonthlyCharges\nC,5,Month-to-month,80\n");
+    let as_month = ok(&["score", "--model", &m, "--data", &month, "--out", "-", "--raw"]);
+    assert_eq!(weekly.lines().nth(3).unwrap(), as_month.lines().nth(1).unwrap());
+    // --id none: no id column; rows are numbered.
+    let t =
+        json(&ok(
+            &[&base[..], &["--model", "rf", "--trees", "5", "--id", "none", "--features", "tenure,Contract"]].concat()
+        ));
+    assert_eq!(t["schema"]["id_column"], serde_json::Value::Null);
+    let out = ok(&["score", "--model", &m, "--data", &month, "--out", "-"]);
+    assert!(out.starts_with("row,churn_probability,") && out.lines().nth(1).unwrap().starts_with("1,"), "{out}");
+}
