@@ -593,3 +593,50 @@ fn a_kill_lands_at_every_write_step_and_leaves_the_old_or_the_new_state() {
         assert_eq!(prod_after, want, "promote killed at {step}: production is {prod_after}");
     }
 }
+
+#[test]
+fn check_names_the_damaged_file_for_each_kind_of_damage() {
+    // Issue 17: malformed aliases.json / version.json / run.json, a version whose run is gone, a
+    // dangling history entry; leftover staging files are reported but are not damage.
+    let r = Reg::new();
+    r.train(&data("telco_test.csv"), "telco", &["--trees", "3"]);
+    r.train(&data("telco_test.csv"), "telco", &["--trees", "3", "--seed", "1"]);
+    ok(&r.args(&["promote", "telco", "--version", "1"]));
+    ok(&r.args(&["promote", "telco", "--version", "2"]));
+    ok(&r.args(&["registry", "check"]));
+    let model = r.dir.join("models/telco");
+    let run_id = json(&std::fs::read_to_string(model.join("versions/1/version.json")).unwrap())["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run_json = r.dir.join("runs").join(&run_id).join("run.json");
+    // Each damage alone, then repaired, so each message is checked on its own.
+    let damage = |file: &std::path::Path, text: &str, needle: &str| {
+        let saved = std::fs::read(file).unwrap();
+        std::fs::write(file, text).unwrap();
+        let msg = fails(&r.args(&["registry", "check"]), 2, "problem(s)");
+        assert!(msg.contains(needle), "{needle:?} not in: {msg}");
+        std::fs::write(file, saved).unwrap();
+        ok(&r.args(&["registry", "check"]));
+    };
+    damage(&model.join("aliases.json"), "{not json", "aliases.json is not valid");
+    damage(&model.join("versions/2/version.json"), "[]", "versions/2/version.json is not valid");
+    damage(&run_json, "{\"id\": 3", &format!("runs/{run_id}/run.json is not valid"));
+    // A dangling history entry: production's history names a version that does not exist.
+    let aliases = std::fs::read_to_string(model.join("aliases.json")).unwrap();
+    let mut a = json(&aliases);
+    a["aliases"]["production"]["history"] = serde_json::json!([1, 9]);
+    damage(&model.join("aliases.json"), &a.to_string(), "telco@production: points at missing version 9");
+    // A version whose run folder is gone.
+    let run_dir = r.dir.join("runs").join(&run_id);
+    let moved = r.dir.join("moved-run");
+    std::fs::rename(&run_dir, &moved).unwrap();
+    let msg = fails(&r.args(&["registry", "check"]), 2, "problem(s)");
+    assert!(msg.contains(&format!("telco version 1: its run {run_id} is missing")), "{msg}");
+    std::fs::rename(&moved, &run_dir).unwrap();
+    // Leftover staging files (a killed write): counted, not a problem.
+    std::fs::create_dir_all(r.dir.join("tmp")).unwrap();
+    std::fs::write(r.dir.join("tmp/stage-123"), "half").unwrap();
+    let out = ok(&r.args(&["registry", "check"]));
+    assert!(out.contains("1 staging leftovers"), "{out}");
+}
