@@ -384,7 +384,9 @@ impl ChurnModel {
 
     /// Same as `new ChurnModel(bytes)`.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(#[wasm_bindgen(unchecked_param_type = "ModelBytes")] bytes: &JsValue) -> Result<ChurnModel, JsError> {
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "ModelBytes")] bytes: &JsValue,
+    ) -> Result<ChurnModel, JsError> {
         ChurnModel::new(bytes)
     }
 
