@@ -17,9 +17,9 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx w
   need "the wasm32-unknown-unknown target is not installed (or: rustup target add wasm32-unknown-unknown)"
 fi
 pinned=$(sed -n 's/^wasm-bindgen = { version = "=\([^"]*\)".*/\1/p' Cargo.toml)
-command -v wasm-bindgen >/dev/null || need "wasm-bindgen not found (cargo install wasm-bindgen-cli --version $pinned --locked)"
+command -v wasm-bindgen >/dev/null || need "wasm-bindgen not found (cargo install wasm-bindgen-cli --version $pinned)"
 have=$(wasm-bindgen --version | awk '{print $2}')
-[ "$have" = "$pinned" ] || need "wasm-bindgen $have is installed but Cargo.toml pins $pinned (cargo install wasm-bindgen-cli --version $pinned --locked)"
+[ "$have" = "$pinned" ] || need "wasm-bindgen $have is installed but Cargo.toml pins $pinned (cargo install wasm-bindgen-cli --version $pinned)"
 cargo build --profile wasm -p inference-wasm --target wasm32-unknown-unknown
 # Ask cargo where it put the build: CARGO_TARGET_DIR, build.target-dir in a config, or target/.
 target_dir=$(cargo metadata --format-version 1 --no-deps | node -e \
