@@ -78,6 +78,11 @@ extern "C" {
     fn set(o: &Object, k: &JsValue, v: &JsValue);
 }
 
+// The result types (`Prediction`, `ModelInfo`, …) that the methods below name, written once;
+// www/test/types.test.mjs checks that what these bindings return conforms to them.
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = include_str!("churn-types.d.ts");
+
 /// A churn model loaded from the bytes `churn train` wrote.
 #[wasm_bindgen]
 pub struct ChurnModel {
@@ -320,10 +325,23 @@ impl ChurnModel {
 
 #[wasm_bindgen]
 impl ChurnModel {
-    /// Loads a model file. Throws an `Error` naming what is wrong with the bytes.
+    /// Loads a model file from its bytes (a `Uint8Array` such as Node's `readFileSync(path)`,
+    /// an `ArrayBuffer` from `fetch(url).then((r) => r.arrayBuffer())`, or an array of numbers).
+    /// Throws an `Error` naming what is wrong with them.
     #[wasm_bindgen(constructor)]
-    pub fn new(bytes: &[u8]) -> Result<ChurnModel, JsError> {
-        let model = Model::from_bytes(bytes).map_err(|e| JsError::new(&e.to_string()))?;
+    pub fn new(#[wasm_bindgen(unchecked_param_type = "ModelBytes")] bytes: &JsValue) -> Result<ChurnModel, JsError> {
+        let bytes = if bytes.is_instance_of::<js_sys::Uint8Array>()
+            || bytes.is_instance_of::<js_sys::ArrayBuffer>()
+            || Array::is_array(bytes)
+        {
+            js_sys::Uint8Array::new(bytes).to_vec()
+        } else {
+            return Err(JsError::new(&format!(
+                "expected the model file's bytes (Uint8Array), got {}: read them with fs.readFileSync(path) in Node or (await fetch(url)).arrayBuffer()",
+                kind_of(bytes)
+            )));
+        };
+        let model = Model::from_bytes(&bytes).map_err(|e| JsError::new(&e.to_string()))?;
         let fields = &model.schema().fields;
         let keys: Vec<JsValue> = fields.iter().map(|f| JsValue::from_str(&f.name)).collect();
         let level_values: Vec<Vec<JsValue>> = fields
@@ -366,19 +384,28 @@ impl ChurnModel {
 
     /// Same as `new ChurnModel(bytes)`.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<ChurnModel, JsError> {
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "ModelBytes")] bytes: &JsValue,
+    ) -> Result<ChurnModel, JsError> {
         ChurnModel::new(bytes)
     }
 
     /// Scores one customer: `{churn_probability, churn_prediction, risk_level, model_version}`
     /// with the artifact's policy (probability rounded to its decimals).
-    pub fn predict(&self, customer: &JsValue) -> Result<Object, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "Prediction")]
+    pub fn predict(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Customer")] customer: &JsValue,
+    ) -> Result<Object, JsValue> {
         let (x, _) = self.features(customer).map_err(|r| self.refused(&r))?;
         Ok(self.result(self.model.probability(&x)))
     }
 
     /// The raw, unrounded probability (bit-identical on every surface).
-    pub fn probability(&self, customer: &JsValue) -> Result<f64, JsValue> {
+    pub fn probability(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Customer")] customer: &JsValue,
+    ) -> Result<f64, JsValue> {
         let (x, _) = self.features(customer).map_err(|r| self.refused(&r))?;
         Ok(self.model.probability(&x))
     }
@@ -386,8 +413,11 @@ impl ChurnModel {
     /// Scores many customers. A bad row gives `{row, error, details: [{row, field, message}]}`
     /// in its place instead of throwing (`row` is its index, `error` the message);
     /// `customers` must be an array.
-    #[wasm_bindgen(js_name = predictBatch)]
-    pub fn predict_batch(&self, customers: &JsValue) -> Result<Array, JsValue> {
+    #[wasm_bindgen(js_name = predictBatch, unchecked_return_type = "BatchResult[]")]
+    pub fn predict_batch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "readonly Customer[]")] customers: &JsValue,
+    ) -> Result<Array, JsValue> {
         if !Array::is_array(customers) {
             let got = kind_of(customers);
             return Err(self.error(&format!("expected an array of customers, got {got}"), &Array::new()));
@@ -415,7 +445,10 @@ impl ChurnModel {
     /// the raw probabilities; a row that fails validation gets NaN (use `predictBatch` to learn
     /// why).
     #[wasm_bindgen(js_name = probabilities)]
-    pub fn probabilities(&self, columns: &JsValue) -> Result<Float64Array, JsValue> {
+    pub fn probabilities(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Columns")] columns: &JsValue,
+    ) -> Result<Float64Array, JsValue> {
         if !columns.is_object() || Array::is_array(columns) {
             return Err(self.error("expected an object of columns (field name → array)", &Array::new()));
         }
@@ -490,7 +523,12 @@ impl ChurnModel {
     /// `top_factors: [{field, value, contribution}]` (path attribution, largest |contribution|
     /// first; `base_value + Σ all contributions = probability`). `top` (a whole number ≥ 0)
     /// defaults to 5; a larger number than there are fields gives them all.
-    pub fn explain(&self, customer: &JsValue, top: Option<f64>) -> Result<Object, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "Explanation")]
+    pub fn explain(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Customer")] customer: &JsValue,
+        top: Option<f64>,
+    ) -> Result<Object, JsValue> {
         // Taken as a double, not u32: wasm-bindgen would wrap -1 to 4294967295 and 2.5 to 2.
         let top = match top {
             None => 5,
@@ -519,12 +557,14 @@ impl ChurnModel {
 
     /// The input schema (see `doc::schema`): `{fields: [{name, kind, ...}], id_column,
     /// target}`.
+    #[wasm_bindgen(unchecked_return_type = "Schema")]
     pub fn schema(&self) -> Result<JsValue, JsError> {
         to_js(&doc::schema(self.model.schema()))
     }
 
     /// What is in the model (see `doc::info`): the card, kind, settings, policy, schema and
     /// sizes; the same object `churn inspect --json` prints.
+    #[wasm_bindgen(unchecked_return_type = "ModelInfo")]
     pub fn info(&self) -> Result<JsValue, JsError> {
         to_js(&doc::info(&self.model))
     }
@@ -534,7 +574,12 @@ impl ChurnModel {
     /// other labels are counted in `unusable_labels` and left out): `{rows, unusable_labels,
     /// roc_auc, pr_auc, accuracy, precision, recall, f1, brier, log_loss, tp, fp, tn, fn, roc}`,
     /// the object `churn evaluate --json` prints; `null` when no label is usable.
-    pub fn evaluate(&self, probabilities: &[f64], labels: Vec<String>) -> Result<JsValue, JsError> {
+    #[wasm_bindgen(unchecked_return_type = "Evaluation | null")]
+    pub fn evaluate(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array | readonly number[]")] probabilities: &[f64],
+        #[wasm_bindgen(unchecked_param_type = "readonly string[]")] labels: Vec<String>,
+    ) -> Result<JsValue, JsError> {
         if probabilities.len() != labels.len() {
             return Err(JsError::new(&format!(
                 "evaluate: {} probabilities but {} labels",
@@ -555,7 +600,10 @@ impl ChurnModel {
     /// A scorer for a CSV file's rows, from its header: finds the model's columns (throws
     /// naming every missing one) and then scores chunks of records as `churn score` does.
     #[wasm_bindgen(js_name = csvScorer)]
-    pub fn csv_scorer(&self, header: Vec<String>) -> Result<CsvScorer, JsError> {
+    pub fn csv_scorer(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "readonly string[]")] header: Vec<String>,
+    ) -> Result<CsvScorer, JsError> {
         let layout = CsvLayout::new(&self.model, &header).map_err(|m| JsError::new(&m))?;
         Ok(CsvScorer { model: Rc::clone(&self.model), layout, evaluation: Evaluation::new() })
     }
@@ -630,7 +678,12 @@ impl CsvScorer {
     /// of the good rows, then per good row its number, id, raw and rounded probability,
     /// prediction and risk level; `errors` as `{row, line, id, message, details}`. Rows with
     /// the target column also go into `evaluation()`.
-    pub fn score(&mut self, records: &Array, first_row: f64) -> Result<Object, JsError> {
+    #[wasm_bindgen(unchecked_return_type = "CsvChunk")]
+    pub fn score(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "readonly CsvRecord[]")] records: &Array,
+        #[wasm_bindgen(js_name = firstRow)] first_row: f64,
+    ) -> Result<Object, JsError> {
         let (model, layout) = (&self.model, &self.layout);
         let nf = model.n_features();
         let (fields_key, line_key) = (JsValue::from_str("fields"), JsValue::from_str("line"));
@@ -698,6 +751,7 @@ impl CsvScorer {
 
     /// The metrics of the rows scored so far that have a usable label (the object
     /// `ChurnModel.evaluate` returns), or `null`.
+    #[wasm_bindgen(unchecked_return_type = "Evaluation | null")]
     pub fn evaluation(&self) -> Result<JsValue, JsError> {
         to_js(&self.evaluation.doc(&self.model))
     }

@@ -23,6 +23,11 @@ const GOLDENS: [(&[u8], &str); 2] = [
     ),
 ];
 
+/// A model from its bytes, given to the constructor as JS gives them (a `Uint8Array`).
+fn load(bytes: &[u8]) -> Result<ChurnModel, wasm_bindgen::JsError> {
+    ChurnModel::new(&js_sys::Uint8Array::from(bytes).into())
+}
+
 fn rows(csv: &str) -> (Vec<&str>, Vec<Vec<&str>>) {
     let mut lines = csv.lines();
     let header = lines.next().unwrap().split(',').collect();
@@ -49,7 +54,7 @@ fn golden_cases_match_native_bit_for_bit() {
 }
 
 fn golden_case_parity(bytes: &[u8], expected: &str) {
-    let model = ChurnModel::new(bytes).unwrap();
+    let model = load(bytes).unwrap();
     let (h, cases) = rows(CASES);
     let (eh, expected) = rows(expected);
     let col = |name: &str| eh.iter().position(|c| *c == name).unwrap();
@@ -84,7 +89,7 @@ fn golden_case_parity(bytes: &[u8], expected: &str) {
 
 #[wasm_bindgen_test]
 fn bad_input_throws_and_the_instance_keeps_working() {
-    let model = ChurnModel::new(MODEL).unwrap();
+    let model = load(MODEL).unwrap();
     let (h, cases) = rows(CASES);
     let good = object(&h, &cases[3]);
     let want = model.probability(&good).unwrap();
@@ -96,7 +101,8 @@ fn bad_input_throws_and_the_instance_keeps_working() {
     assert!(model.predict(&JsValue::NULL).is_err());
     assert!(model.predict(&JsValue::from_f64(f64::NAN)).is_err());
     assert_eq!(model.probability(&good).unwrap().to_bits(), want.to_bits());
-    assert!(ChurnModel::new(&MODEL[..40]).is_err());
+    assert!(load(&MODEL[..40]).is_err());
+    assert!(ChurnModel::new(&JsValue::from_str("model.bin")).is_err());
 }
 
 /// In wasm the digits of `write_number` come from the JS engine (`Number.prototype.toString`),

@@ -81,7 +81,7 @@ function assertClientError(res, status, message, fields) {
     );
 }
 
-describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,000 customers, CORS *)", () => {
+describe("Worker with the committed model and wrangler.toml (defaults: 8 MiB, 10,000 customers, CORS *)", () => {
   let w;
   const stillGood = async () => {
     const r = await call(w.url, "/predict", { body: good });
@@ -331,8 +331,8 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
     await stillGood();
   });
 
-  test("limits: body over 1 MB and over 10,000 customers are 413", async () => {
-    const limit = 1_048_576;
+  test("limits: body over 8 MiB and over 10,000 customers are 413, each naming its limit", async () => {
+    const limit = 8_388_608;
     // A valid customer padded with whitespace to exactly the limit is accepted; one byte more is not.
     const base = JSON.stringify(good);
     const exact = base + " ".repeat(limit - Buffer.byteLength(base));
@@ -340,13 +340,40 @@ describe("Worker with the committed model and wrangler.toml (defaults: 1 MB, 10,
     const ok = await call(w.url, "/predict", { body: exact, raw: true, headers: { "content-type": "application/json" } });
     assert.equal(ok.status, 200);
     const over = await call(w.url, "/predict", { body: exact + " ", raw: true, headers: { "content-type": "application/json" } });
-    assertClientError(over, 413, /larger than the limit of 1048576 bytes/, ["body"]);
-    // 10,001 customers fit in well under 1 MB when they are empty objects: refused by count.
+    assertClientError(over, 413, /^request body is larger than the limit of 8388608 bytes \(MAX_BODY_BYTES\)$/, ["body"]);
+    assert.equal(over.json.details[0].message, "larger than 8388608 bytes (MAX_BODY_BYTES)");
+    // 10,001 customers fit in well under the body limit when they are empty objects: refused by count.
     const many = await call(w.url, "/batch_predict", { body: { customers: Array.from({ length: 10_001 }, () => ({})) } });
-    assertClientError(many, 413, /^customers: 10001 customers is more than the limit of 10000 per request$/, ["customers"]);
+    assertClientError(many, 413, /^customers: 10001 customers is more than the limit of 10000 per request \(MAX_BATCH_CUSTOMERS\)$/, [
+      "customers",
+    ]);
+    assert.equal(many.json.details[0].message, "10001 customers is more than the limit of 10000 per request (MAX_BATCH_CUSTOMERS)");
     // 10,000 is within the count limit (then every row is invalid: a 400, not a 413).
     const tenK = await call(w.url, "/batch_predict", { body: { customers: Array.from({ length: 10_000 }, () => ({})) } });
     assertClientError(tenK, 400, /^10000 of 10000 customers are invalid/);
+    await stillGood();
+  });
+
+  test("the limits agree: 10,000 Telco customers fit in the body limit however written; 10,001 hit the count limit", async () => {
+    const limit = 8_388_608;
+    const [header, ...lines] = readFileSync(new URL("../../data/telco_train.csv", import.meta.url), "utf8")
+      .trim()
+      .split("\n");
+    const names = header.split(",");
+    const rows = lines.map((l) => Object.fromEntries(l.split(",").map((v, j) => [names[j], v])));
+    const longest = rows.reduce((a, b) => (JSON.stringify(b).length > JSON.stringify(a).length ? b : a));
+    // The worst case: the longest Telco row 10,000 times, pretty-printed.
+    const worst = JSON.stringify({ customers: Array.from({ length: 10_000 }, () => longest) }, null, 2);
+    assert.ok(Buffer.byteLength(worst) > 7_000_000 && Buffer.byteLength(worst) <= limit, String(Buffer.byteLength(worst)));
+    const r = await call(w.url, "/batch_predict", { body: worst, raw: true, headers: { "content-type": "application/json" } });
+    assert.equal(r.status, 200, r.text.slice(0, 300));
+    assert.equal(r.json.total_customers, 10_000);
+    assert.equal(r.json.predictions[9_999].churn_probability, local.predict(longest).churn_probability);
+    // 10,001 real customers are within the body limit, so it is the count that refuses them.
+    const body = JSON.stringify({ customers: Array.from({ length: 10_001 }, (_, i) => rows[i % rows.length]) });
+    assert.ok(Buffer.byteLength(body) < limit);
+    const over = await call(w.url, "/batch_predict", { body, raw: true, headers: { "content-type": "application/json" } });
+    assertClientError(over, 413, /more than the limit of 10000 per request \(MAX_BATCH_CUSTOMERS\)$/, ["customers"]);
     await stillGood();
   });
 
@@ -399,7 +426,7 @@ describe("Worker with limits and CORS from vars (--var), as wrangler.toml [vars]
     const four = await call(w.url, "/batch_predict", { body: { customers: [{}, {}, {}, {}] } });
     assertClientError(four, 413, /more than the limit of 3 per request/, ["customers"]);
     const big = await call(w.url, "/predict", { body: { ...good, pad: "x".repeat(5000) } });
-    assertClientError(big, 413, /larger than the limit of 5000 bytes/, ["body"]);
+    assertClientError(big, 413, /larger than the limit of 5000 bytes \(MAX_BODY_BYTES\)/, ["body"]);
   });
 
   test("CORS: only listed origins are echoed, with Vary: Origin", async () => {
@@ -462,8 +489,9 @@ describe("Worker whose model file is broken: internal errors are 500 with a requ
 // mid-request" when a Worker answers before reading a chunked upload to the end (see docs/WORKER.md).
 describe("Worker on workerd via Miniflare (no wrangler dev proxy): streamed oversized bodies", () => {
   let w;
+  // A 1 MiB limit (set as wrangler.toml [vars] would) keeps the uploads of this test small.
   before(async () => {
-    w = await startMiniflare();
+    w = await startMiniflare({ vars: { MAX_BODY_BYTES: "1048576" } });
   });
   after(async () => {
     await w?.stop();
@@ -473,7 +501,7 @@ describe("Worker on workerd via Miniflare (no wrangler dev proxy): streamed over
     for (const total of [1_048_576 + 65_536, 4 * 1_048_576, 16 * 1_048_576]) {
       const r = await postChunked(w.url + "/batch_predict", total);
       assert.equal(r.status, 413);
-      assert.match(r.json.error, /larger than the limit of 1048576 bytes/);
+      assert.match(r.json.error, /larger than the limit of 1048576 bytes \(MAX_BODY_BYTES\)/);
       if (total > 4 * 1_048_576) assert.ok(r.sent < total, `answered only after all ${r.sent} bytes`);
       const ok = await call(w.url, "/predict?raw=true", { body: good });
       assert.equal(ok.status, 200);
@@ -522,7 +550,8 @@ describe("the same Worker self-hosted on a bare `workerd serve` (worker/selfhost
     assertClientError(await call(url, "/predict", { body: { ...good, Contract: "Weekly" } }), 400, /unknown category "Weekly"/, [
       "Contract",
     ]);
-    const chunked = await postChunked(url + "/predict", 2 * 1_048_576);
+    const chunked = await postChunked(url + "/predict", 8_388_608 + 1_048_576);
     assert.equal(chunked.status, 413);
+    assert.match(chunked.json.error, /larger than the limit of 8388608 bytes \(MAX_BODY_BYTES\)/);
   });
 });

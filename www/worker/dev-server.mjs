@@ -160,7 +160,8 @@ export async function startWorker({ config = CONFIG, vars = {}, port, timeoutMs 
       throw new Error(`wrangler dev did not answer /health within ${timeoutMs} ms:\n${output}`);
     }
     try {
-      const r = await fetch(`${url}/health`);
+      // Bounded: after a failed build wrangler keeps listening but never answers.
+      const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
       await r.arrayBuffer();
       if (r.status === 200 || r.status === 503) break;
     } catch {
