@@ -79,7 +79,7 @@ extern "C" {
 }
 
 // The result types (`Prediction`, `ModelInfo`, …) that the methods below name, written once;
-// www/test/types.test.mjs checks that what these bindings return conforms to them.
+// www/test/package.test.mjs checks that what these bindings return conforms to them.
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = include_str!("churn-types.d.ts");
 
