@@ -413,7 +413,8 @@ pub struct InspectArgs {
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
-    /// Dump every tree as JSON (feature, threshold, children, leaf values)
+    /// Show every tree: indented text, or with --json one JSON object (feature, threshold,
+    /// children, node values, the boosted base score)
     #[arg(long)]
     pub trees: bool,
 }

@@ -14,6 +14,24 @@ pub fn run(a: InspectArgs) -> Result<()> {
     let (bytes, version) = (file.bytes, file.version);
     let art = model.artifact();
     let (nodes, leaves, depth) = model.forest().shape();
+    if a.trees && !a.json {
+        // Readable: each tree indented, as scikit-learn's export_text shows one.
+        let names: Vec<&str> = art.schema.fields.iter().map(|f| f.name.as_str()).collect();
+        let mut out = format!(
+            "{} ({}); go left when x[feature] is at most the threshold\n",
+            model.kind().name(),
+            model.kind().describe()
+        );
+        for t in 0..model.forest().n_trees() {
+            let mut tree = Vec::new();
+            model.forest().visit_tree(t, |n| tree.push(n));
+            out += &format!("tree {t}\n");
+            write_node(&mut out, &tree, 0, 1, &names);
+        }
+        // Written at once; a closed pipe (`| head`) is an io error that main treats as success.
+        std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes())?;
+        return Ok(());
+    }
     if a.trees {
         let trees: Vec<Json> = (0..model.forest().n_trees())
             .map(|t| {
@@ -108,4 +126,20 @@ pub fn run(a: InspectArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// One node and its children, indented (`tree` is one tree in preorder; ids are positions).
+fn write_node(out: &mut String, tree: &[NodeView], id: usize, depth: usize, names: &[&str]) {
+    let pad = "|   ".repeat(depth - 1);
+    match tree.get(id) {
+        Some(NodeView::Leaf { value, .. }) => *out += &format!("{pad}|-- value {value}\n"),
+        Some(&NodeView::Split { feature, threshold, left, right, .. }) => {
+            let name = names.get(feature).copied().unwrap_or("?");
+            *out += &format!("{pad}|-- {name} <= {threshold}\n");
+            write_node(out, tree, left, depth + 1, names);
+            *out += &format!("{pad}|-- {name} >  {threshold}\n");
+            write_node(out, tree, right, depth + 1, names);
+        }
+        None => {}
+    }
 }

@@ -150,7 +150,8 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     } else if in_place {
         Box::new(File::create(&a.out).with_context(|| format!("opening {}", a.out.display()))?)
     } else {
-        Box::new(File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?)
+        // (The error names the file asked for, not the temporary file beside it.)
+        Box::new(File::create(&tmp).with_context(|| format!("writing {}", a.out.display()))?)
     };
     let mut out = BufWriter::with_capacity(1 << 20, sink);
     let cols = ScoredColumns { raw: a.raw, explain: a.explain.unwrap_or(0) };

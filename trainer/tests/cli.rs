@@ -210,9 +210,16 @@ fn crlf_and_lf_give_the_same_model() {
     let b = path(&d, "b.bin");
     ok(&["train", "--data", &data("telco_train.csv"), "--out", &a, "--trees", "10", "--test-fraction", "0"]);
     ok(&["train", "--data", &crlf, "--out", &b, "--trees", "10", "--test-fraction", "0"]);
-    let fa = json(&ok(&["inspect", &a, "--trees"]));
-    let fb = json(&ok(&["inspect", &b, "--trees"]));
+    let fa = json(&ok(&["inspect", &a, "--trees", "--json"]));
+    let fb = json(&ok(&["inspect", &b, "--trees", "--json"]));
     assert_eq!(fa, fb);
+    // Without --json the trees are indented text: one line a node.
+    let text = ok(&["inspect", &a, "--trees"]);
+    let nodes: usize = fa["trees"].as_array().unwrap().iter().map(|t| t["nodes"].as_array().unwrap().len()).sum();
+    let splits = text.lines().filter(|l| l.contains(" <= ")).count();
+    let leaves = text.lines().filter(|l| l.contains("|-- value ")).count();
+    assert_eq!(2 * splits + leaves, nodes + splits, "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("tree ")).count(), 10);
 }
 
 #[test]
@@ -250,6 +257,12 @@ fn bad_scoring_input_is_explained() {
     let mut lines: Vec<String> = test.lines().take(6).map(String::from).collect();
     lines[3] = lines[3].replace("Month-to-month", "Weekly").replace("One year", "Weekly").replace("Two year", "Weekly");
     let file = write(&d, "bad.csv", &(lines.join("\n") + "\n"));
+    // An output folder that does not exist: the message names the file asked for, not the
+    // temporary file beside it.
+    let nowhere = path(&d, "nodir/x.csv");
+    let err =
+        fails(&["score", "--model", &model, "--data", &data("telco_test.csv"), "--out", &nowhere], 2, "nodir/x.csv");
+    assert!(!err.contains("partial.tmp"), "{err}");
     let out = path(&d, "s.csv");
     let err = fails(
         &["score", "--model", &model, "--data", &file, "--out", &out],
