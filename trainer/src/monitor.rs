@@ -11,10 +11,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use csv::ByteRecord;
 use inference_wasm::output::{RowError, RowProblem};
 use inference_wasm::profile::{self, Drift, Level};
-use inference_wasm::{CsvLayout, Evaluation, Mark, Model, Profile, Record};
+use inference_wasm::{CsvLayout, Evaluation, Mark, Model, Profile};
 
 use crate::cli::{FailOn, MonitorArgs};
 use crate::output::{load_model, threads, write_atomic, DriftFailed};
+use crate::scoring::{line, open_csv, Rec};
 
 /// Rows per chunk handed to a thread.
 const CHUNK_ROWS: usize = 4096;
@@ -71,11 +72,7 @@ pub fn run(a: MonitorArgs) -> Result<()> {
 
 /// Profiles every row of a CSV (and evaluates the scores when it has the target column).
 pub fn profile_csv(model: &Model, path: &Path, threads: usize) -> Result<(Profile, Option<Evaluation>)> {
-    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, f));
+    let mut rdr = open_csv(path)?;
     let headers = rdr.headers().with_context(|| format!("reading {}", path.display()))?.clone();
     let header: Vec<&str> = headers.iter().collect();
     let lay = CsvLayout::new(model, &header).map_err(|e| anyhow!("{} {e}", path.display()))?;
@@ -151,17 +148,6 @@ pub fn profile_csv(model: &Model, path: &Path, threads: usize) -> Result<(Profil
     Ok((total.profile, lay.has_target().then_some(total.evaluation)))
 }
 
-struct Rec<'a>(&'a ByteRecord);
-
-impl Record for Rec<'_> {
-    fn width(&self) -> usize {
-        self.0.len()
-    }
-    fn get(&self, i: usize) -> Option<&str> {
-        std::str::from_utf8(self.0.get(i)?).ok()
-    }
-}
-
 fn part(model: &Model, lay: &CsvLayout, empty: &Profile, first: u64, chunk: &[ByteRecord]) -> Part {
     let nf = model.n_features();
     let mut profile = empty.clone();
@@ -170,7 +156,7 @@ fn part(model: &Model, lay: &CsvLayout, empty: &Profile, first: u64, chunk: &[By
     let mut marks = vec![Mark::Seen; chunk.len() * nf];
     let mut good = Vec::with_capacity(chunk.len());
     for (k, rec) in chunk.iter().enumerate() {
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = line(rec);
         let n = good.len();
         let (x, m) = (&mut matrix[n * nf..(n + 1) * nf], &mut marks[n * nf..(n + 1) * nf]);
         // The layout checks the width and UTF-8; the core encodes and marks each value.

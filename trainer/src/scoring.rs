@@ -25,7 +25,7 @@ const CHUNK_ROWS: usize = 4096;
 /// Row errors printed in full with `--on-error skip`; the rest are counted.
 const ERRORS_SHOWN: usize = 20;
 
-fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
+pub(crate) fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     Ok(csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(BufReader::with_capacity(1 << 20, f)))
 }
@@ -41,7 +41,7 @@ fn layout(model: &Model, headers: &csv::StringRecord, path: &Path, need_target: 
 }
 
 /// A CSV record as the core reads it (fields are checked for UTF-8 where they are used).
-struct Rec<'a>(&'a ByteRecord);
+pub(crate) struct Rec<'a>(pub &'a ByteRecord);
 
 impl Record for Rec<'_> {
     fn width(&self) -> usize {
@@ -56,7 +56,7 @@ impl Record for Rec<'_> {
 }
 
 /// Line number of a record (1-based, as an editor shows it).
-fn line(rec: &ByteRecord) -> u64 {
+pub(crate) fn line(rec: &ByteRecord) -> u64 {
     rec.position().map_or(0, |p| p.line())
 }
 
