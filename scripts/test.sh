@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (idempotent), then the native suite, the wasm32
-# build check, and the JavaScript suites (Node, headless Chromium, workerd) when present.
+# build check, and the JavaScript suites (Node, headless Chromium, workerd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Nothing here reads standard input, and cargo passes it to `rustc -` when it probes a target:
@@ -55,8 +55,8 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 (cd inference-wasm && cargo test --release --target wasm32-unknown-unknown --test wasm --features browser-tests)
 unset TMPDIR XDG_CONFIG_HOME CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER
 
-if [ -f www/package.json ]; then
-  echo "== JavaScript surfaces"
-  (cd www && npm run --silent build && npm test)
-fi
+echo "== JavaScript surfaces"
+# (A missing www/ is a broken checkout, not a reason to skip the npm package, page and Worker.)
+[ -f www/package.json ] || { echo "test.sh: www/package.json is missing" >&2; exit 1; }
+(cd www && npm run --silent build && npm test)
 echo "== all tests passed"

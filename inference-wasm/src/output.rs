@@ -296,8 +296,18 @@ impl CsvLayout {
         x: &mut [f64],
         marks: &mut [Mark],
     ) -> Result<(), RowError> {
-        self.check(rec, row, line)?;
-        let get = |i: usize, _: &str| Value::Text(rec.get(self.fields[i]).unwrap_or_default());
+        if rec.width() != self.width {
+            return Err(RowError { row, line, problem: RowProblem::Width { got: rec.width(), header: self.width } });
+        }
+        // Each used cell is checked for UTF-8 once, here (encoding and marking read it twice).
+        let mut cells = Vec::with_capacity(self.fields.len());
+        for &c in &self.fields {
+            match rec.get(c) {
+                Some(t) => cells.push(t),
+                None => return Err(RowError { row, line, problem: RowProblem::NotUtf8 { column: c + 1 } }),
+            }
+        }
+        let get = |i: usize, _: &str| Value::Text(cells[i]);
         model.encode_marked(get, x, marks).map_err(|e| RowError { row, line, problem: RowProblem::Input(e) })
     }
 

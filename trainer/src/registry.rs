@@ -754,8 +754,11 @@ mod tests {
     #[test]
     fn run_ids_sort_by_time_and_differ() {
         let a = new_run_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
         let b = new_run_id();
         assert_ne!(a, b);
+        // Made later, sorts later (the id starts with the UTC time to the millisecond).
+        assert!(a < b, "{a} !< {b}");
         assert_eq!(a.len(), "20261126-093012.345-0123abcd".len(), "{a}");
         assert!(check_name("run id", &a).is_ok());
     }

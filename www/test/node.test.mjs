@@ -159,7 +159,10 @@ test("bad model bytes throw a clear Error", () => {
   const flipped = modelBytes.slice();
   flipped[500] ^= 1;
   assert.throws(() => new ChurnModel(flipped), /checksum mismatch/);
-  assert.throws(() => ChurnModel.fromBytes(new Uint8Array()), /Error|not a churn model|truncated/);
+  assert.throws(() => ChurnModel.fromBytes(new Uint8Array()), {
+    name: "Error",
+    message: "truncated at byte 0: the 20-byte header is incomplete",
+  });
 });
 
 test("the same instance survives every class of bad input", () => {
