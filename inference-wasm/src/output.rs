@@ -282,8 +282,8 @@ impl CsvLayout {
         line: u64,
         x: &mut [f64],
     ) -> Result<(), RowError> {
-        self.check(rec, row, line)?;
-        let get = |i: usize, _: &str| Value::Text(rec.get(self.fields[i]).unwrap_or_default());
+        let cells = self.cells(rec, row, line)?;
+        let get = |i: usize, _: &str| Value::Text(cells[i]);
         model.encode(get, x).map_err(|e| RowError { row, line, problem: RowProblem::Input(e) })
     }
 
@@ -296,31 +296,26 @@ impl CsvLayout {
         x: &mut [f64],
         marks: &mut [Mark],
     ) -> Result<(), RowError> {
-        if rec.width() != self.width {
-            return Err(RowError { row, line, problem: RowProblem::Width { got: rec.width(), header: self.width } });
-        }
-        // Each used cell is checked for UTF-8 once, here (encoding and marking read it twice).
-        let mut cells = Vec::with_capacity(self.fields.len());
-        for &c in &self.fields {
-            match rec.get(c) {
-                Some(t) => cells.push(t),
-                None => return Err(RowError { row, line, problem: RowProblem::NotUtf8 { column: c + 1 } }),
-            }
-        }
+        let cells = self.cells(rec, row, line)?;
         let get = |i: usize, _: &str| Value::Text(cells[i]);
         model.encode_marked(get, x, marks).map_err(|e| RowError { row, line, problem: RowProblem::Input(e) })
     }
 
-    /// The record's width, and UTF-8 in each column the model reads.
-    fn check(&self, rec: &(impl Record + ?Sized), row: u64, line: u64) -> Result<(), RowError> {
+    /// The cells the model reads, in field order, after checking the record's width and each
+    /// cell's UTF-8 (once: that check costs about as much as encoding).
+    fn cells<'r>(&self, rec: &'r (impl Record + ?Sized), row: u64, line: u64) -> Result<Vec<&'r str>, RowError> {
         let fail = |problem| Err(RowError { row, line, problem });
         if rec.width() != self.width {
             return fail(RowProblem::Width { got: rec.width(), header: self.width });
         }
-        match self.fields.iter().find(|&&c| rec.get(c).is_none()) {
-            Some(&col) => fail(RowProblem::NotUtf8 { column: col + 1 }),
-            None => Ok(()),
+        let mut cells = Vec::with_capacity(self.fields.len());
+        for &c in &self.fields {
+            match rec.get(c) {
+                Some(t) => cells.push(t),
+                None => return fail(RowProblem::NotUtf8 { column: c + 1 }),
+            }
         }
+        Ok(cells)
     }
 
     /// The scored file's header line (with its `\n`).
