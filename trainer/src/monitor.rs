@@ -2,10 +2,7 @@
 //! file. Rows are read in chunks, scored and profiled by the core on all threads; the partial
 //! profiles merge exactly, so memory stays flat and the result does not depend on the threads.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::mpsc::sync_channel;
-use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Context, Result};
 use csv::ByteRecord;
@@ -15,10 +12,7 @@ use inference_wasm::{CsvLayout, Evaluation, Mark, Model, Profile};
 
 use crate::cli::{FailOn, MonitorArgs};
 use crate::output::{load_model, threads, write_atomic, DriftFailed};
-use crate::scoring::{line, open_csv, Rec};
-
-/// Rows per chunk handed to a thread.
-const CHUNK_ROWS: usize = 4096;
+use crate::scoring::{line, open_csv, pipeline, Rec};
 
 /// A chunk's profile and labelled scores.
 struct Part {
@@ -78,71 +72,21 @@ pub fn profile_csv(model: &Model, path: &Path, threads: usize) -> Result<(Profil
     let lay = CsvLayout::new(model, &header).map_err(|e| anyhow!("{} {e}", path.display()))?;
     let empty = profile::empty_profile(model).expect("checked by the caller");
     let mut total = Part { profile: empty.clone(), evaluation: Evaluation::new() };
-    // As `churn score`: a reader thread, workers that profile chunks, parts merged in order.
-    let workers = threads.max(1);
-    let (tx_in, rx_in) = sync_channel::<(usize, u64, Vec<ByteRecord>, usize)>(workers * 2);
-    let rx_in = Mutex::new(rx_in);
-    let (tx_out, rx_out) = sync_channel::<(usize, Part)>(workers * 2);
-    // Chunks' record vectors go back to the reader, which refills them in place.
-    let (tx_spare, rx_spare) = sync_channel::<Vec<ByteRecord>>(workers * 4);
-    let read_error: Mutex<Option<csv::Error>> = Mutex::new(None);
-    std::thread::scope(|s| -> Result<()> {
-        let read_error = &read_error;
-        s.spawn(move || {
-            let (mut seq, mut row) = (0usize, 0u64);
-            let fresh = || vec![ByteRecord::new(); CHUNK_ROWS];
-            let mut chunk = fresh();
-            let mut n = 0;
-            loop {
-                let more = match rdr.read_byte_record(&mut chunk[n]) {
-                    Ok(true) => {
-                        n += 1;
-                        n < CHUNK_ROWS
-                    }
-                    Ok(false) => false,
-                    Err(e) => {
-                        *read_error.lock().unwrap() = Some(e);
-                        false
-                    }
-                };
-                if more {
-                    continue;
-                }
-                let next = rx_spare.try_recv().unwrap_or_else(|_| fresh());
-                let full = std::mem::replace(&mut chunk, next);
-                if n == 0 || tx_in.send((seq, row, full, n)).is_err() || n < CHUNK_ROWS {
-                    return;
-                }
-                (seq, row, n) = (seq + 1, row + n as u64, 0);
-            }
-        });
-        for _ in 0..workers {
-            let (rx_in, tx_out, tx_spare, lay, empty) = (&rx_in, tx_out.clone(), tx_spare.clone(), &lay, &empty);
-            s.spawn(move || loop {
-                let msg = rx_in.lock().unwrap().recv();
-                let Ok((seq, first, chunk, n)) = msg else { return };
-                let p = part(model, lay, empty, first, &chunk[..n]);
-                let _ = tx_spare.try_send(chunk);
-                if tx_out.send((seq, p)).is_err() {
-                    return;
-                }
-            });
+    // As `churn score` streams: chunks profiled on all threads, parts merged in file order.
+    let mut read_error = None;
+    let work = |first_row: usize, rows: &[ByteRecord]| part(model, &lay, &empty, first_row as u64, rows);
+    pipeline(rdr, threads, work, |done| match done {
+        Ok(p) => {
+            total.profile.merge(&p.profile).map_err(|m| anyhow!(m))?;
+            total.evaluation.extend(p.evaluation);
+            Ok(true)
         }
-        drop(tx_spare);
-        drop(tx_out);
-        let mut pending = BTreeMap::new();
-        let mut next = 0;
-        for (seq, p) in rx_out.iter() {
-            pending.insert(seq, p);
-            while let Some(p) = pending.remove(&next) {
-                next += 1;
-                total.profile.merge(&p.profile).map_err(|m| anyhow!(m))?;
-                total.evaluation.extend(p.evaluation);
-            }
+        Err(e) => {
+            read_error = Some(e);
+            Ok(false)
         }
-        Ok(())
     })?;
-    if let Some(e) = read_error.into_inner().unwrap() {
+    if let Some(e) = read_error {
         return Err(e).with_context(|| format!("reading {}", path.display()));
     }
     Ok((total.profile, lay.has_target().then_some(total.evaluation)))

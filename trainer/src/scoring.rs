@@ -125,7 +125,99 @@ pub fn evaluate(a: EvaluateArgs) -> Result<()> {
 enum Chunk {
     /// The first `n` records of the vector (the rest are spare, kept for reuse).
     Rows(Vec<ByteRecord>, usize),
-    ReadError(String),
+    ReadError(csv::Error),
+}
+
+/// Streams a CSV's records through a bounded pipeline: a reader thread fills chunks of
+/// [`CHUNK_ROWS`] records (refilling the vectors the workers hand back: no allocation per row
+/// once it is full), `workers` threads run `work(first_row, records)` on them (`first_row`
+/// counts data rows from 0), and `take` sees the results in file order on the calling thread. A
+/// CSV read error reaches `take` as `Err` after the rows before it. When `take` returns
+/// `Ok(false)` the reader stops; the chunks already in flight still reach `take`. At most a few
+/// chunks are in flight, so memory does not grow with the file. (`churn score`, `churn monitor`.)
+pub(crate) fn pipeline<T: Send>(
+    mut rdr: csv::Reader<BufReader<File>>,
+    workers: usize,
+    work: impl Fn(usize, &[ByteRecord]) -> T + Sync,
+    mut take: impl FnMut(Result<T, csv::Error>) -> Result<bool>,
+) -> Result<()> {
+    let workers = workers.max(1);
+    let stop = AtomicBool::new(false);
+    let (tx_in, rx_in) = sync_channel::<(usize, usize, Chunk)>(workers * 2);
+    let rx_in = Mutex::new(rx_in);
+    let (tx_out, rx_out) = sync_channel::<(usize, Result<T, csv::Error>)>(workers * 2);
+    let (tx_spare, rx_spare) = sync_channel::<Vec<ByteRecord>>(workers * 4);
+    std::thread::scope(|s| {
+        // Reader.
+        let stop_r = &stop;
+        s.spawn(move || {
+            let mut seq = 0;
+            let mut first_row = 0;
+            let fresh = || vec![ByteRecord::new(); CHUNK_ROWS];
+            let mut chunk = fresh();
+            let mut n = 0;
+            while !stop_r.load(Ordering::Relaxed) {
+                match rdr.read_byte_record(&mut chunk[n]) {
+                    Ok(true) => {
+                        n += 1;
+                        if n == CHUNK_ROWS {
+                            let next = rx_spare.try_recv().unwrap_or_else(|_| fresh());
+                            let full = std::mem::replace(&mut chunk, next);
+                            if tx_in.send((seq, first_row, Chunk::Rows(full, n))).is_err() {
+                                return;
+                            }
+                            seq += 1;
+                            first_row += n;
+                            n = 0;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx_in.send((seq, first_row, Chunk::Rows(chunk, n)));
+                        let _ = tx_in.send((seq + 1, 0, Chunk::ReadError(e)));
+                        return;
+                    }
+                    Ok(false) => break,
+                }
+            }
+            if n > 0 {
+                let _ = tx_in.send((seq, first_row, Chunk::Rows(chunk, n)));
+            }
+        });
+        // Workers.
+        for _ in 0..workers {
+            let (tx_out, tx_spare) = (tx_out.clone(), tx_spare.clone());
+            let (rx_in, work) = (&rx_in, &work);
+            s.spawn(move || loop {
+                let msg = rx_in.lock().unwrap().recv();
+                let Ok((seq, first_row, chunk)) = msg else { return };
+                let done = match chunk {
+                    Chunk::Rows(rows, n) => {
+                        let done = work(first_row, &rows[..n]);
+                        let _ = tx_spare.try_send(rows);
+                        Ok(done)
+                    }
+                    Chunk::ReadError(e) => Err(e),
+                };
+                if tx_out.send((seq, done)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop((tx_out, tx_spare));
+        // Results in order.
+        let mut pending = BTreeMap::new();
+        let mut next = 0usize;
+        for (seq, done) in rx_out.iter() {
+            pending.insert(seq, done);
+            while let Some(done) = pending.remove(&next) {
+                next += 1;
+                if !take(done)? {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 struct Scored {
@@ -158,99 +250,27 @@ pub fn score(a: ScoreArgs) -> Result<()> {
     let lay = lay.with_columns(cols);
     out.write_all(lay.header().as_bytes())?;
 
-    let workers = threads(a.threads);
-    let stop = AtomicBool::new(false);
-    let (tx_in, rx_in) = sync_channel::<(usize, usize, Chunk)>(workers * 2);
-    let rx_in = Mutex::new(rx_in);
-    let (tx_out, rx_out) = sync_channel::<(usize, Scored)>(workers * 2);
-    // Scored chunks' record vectors go back to the reader, which refills them in place: no
-    // allocation per row once the pipeline is full.
-    let (tx_spare, rx_spare) = sync_channel::<Vec<ByteRecord>>(workers * 4);
     let (mut total, mut failed, mut first_error) = (0usize, 0usize, None::<String>);
-    let result: Result<()> = std::thread::scope(|s| {
-        // Reader.
-        let stop_r = &stop;
-        s.spawn(move || {
-            let mut seq = 0;
-            let mut first_row = 0;
-            let fresh = || vec![ByteRecord::new(); CHUNK_ROWS];
-            let mut chunk = fresh();
-            let mut n = 0;
-            while !stop_r.load(Ordering::Relaxed) {
-                match rdr.read_byte_record(&mut chunk[n]) {
-                    Ok(true) => {
-                        n += 1;
-                        if n == CHUNK_ROWS {
-                            let next = rx_spare.try_recv().unwrap_or_else(|_| fresh());
-                            let full = std::mem::replace(&mut chunk, next);
-                            if tx_in.send((seq, first_row, Chunk::Rows(full, n))).is_err() {
-                                return;
-                            }
-                            seq += 1;
-                            first_row += n;
-                            n = 0;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx_in.send((seq, first_row, Chunk::Rows(chunk, n)));
-                        let _ = tx_in.send((seq + 1, 0, Chunk::ReadError(e.to_string())));
-                        return;
-                    }
-                    Ok(false) => break,
-                }
-            }
-            if n > 0 {
-                let _ = tx_in.send((seq, first_row, Chunk::Rows(chunk, n)));
-            }
-        });
-        // Workers.
-        for _ in 0..workers {
-            let (tx_out, tx_spare) = (tx_out.clone(), tx_spare.clone());
-            let (rx_in, model, lay) = (&rx_in, &model, &lay);
-            s.spawn(move || loop {
-                let msg = rx_in.lock().unwrap().recv();
-                let Ok((seq, first_row, chunk)) = msg else { return };
-                let scored = match chunk {
-                    Chunk::Rows(rows, n) => {
-                        let scored = score_chunk(model, lay, &rows[..n], first_row);
-                        let _ = tx_spare.try_send(rows);
-                        scored
-                    }
-                    Chunk::ReadError(e) => {
-                        Scored { bytes: Vec::new(), errors: vec![format!("CSV error: {e}")], rows: 1 }
-                    }
-                };
-                if tx_out.send((seq, scored)).is_err() {
-                    return;
-                }
-            });
+    let work = |first_row: usize, rows: &[ByteRecord]| score_chunk(&model, &lay, rows, first_row);
+    let result = pipeline(rdr, threads(a.threads), work, |done| {
+        let scored =
+            done.unwrap_or_else(|e| Scored { bytes: Vec::new(), errors: vec![format!("CSV error: {e}")], rows: 1 });
+        if first_error.is_some() {
+            return Ok(false);
         }
-        drop((tx_out, tx_spare));
-        // Writer: chunks in order.
-        let mut pending = BTreeMap::new();
-        let mut next = 0usize;
-        for (seq, scored) in rx_out.iter() {
-            pending.insert(seq, scored);
-            while let Some(scored) = pending.remove(&next) {
-                next += 1;
-                total += scored.rows;
-                failed += scored.errors.len();
-                if !scored.errors.is_empty() && a.on_error == OnError::Fail {
-                    first_error.get_or_insert_with(|| scored.errors[0].clone());
-                    stop.store(true, Ordering::Relaxed);
-                }
-                if first_error.is_some() {
-                    continue;
-                }
-                for e in &scored.errors {
-                    if failed - scored.errors.len() < ERRORS_SHOWN {
-                        eprintln!("skipped: {}: {e}", a.data.display());
-                    }
-                }
-                out.write_all(&scored.bytes)?;
+        total += scored.rows;
+        failed += scored.errors.len();
+        if !scored.errors.is_empty() && a.on_error == OnError::Fail {
+            first_error = Some(scored.errors[0].clone());
+            return Ok(false);
+        }
+        for e in &scored.errors {
+            if failed - scored.errors.len() < ERRORS_SHOWN {
+                eprintln!("skipped: {}: {e}", a.data.display());
             }
         }
-        Ok(())
+        out.write_all(&scored.bytes)?;
+        Ok(true)
     });
     result?;
     if let Some(e) = first_error {
