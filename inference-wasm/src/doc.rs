@@ -37,14 +37,6 @@ impl Doc {
         }
         self
     }
-
-    /// The value at `key` of a map.
-    pub fn get(&self, key: &str) -> Option<&Doc> {
-        match self {
-            Doc::Map(entries) => entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
 }
 
 impl From<f64> for Doc {

@@ -605,7 +605,8 @@ impl ChurnModel {
         #[wasm_bindgen(unchecked_param_type = "readonly string[]")] header: Vec<String>,
     ) -> Result<CsvScorer, JsError> {
         let layout = CsvLayout::new(&self.model, &header).map_err(|m| JsError::new(&m))?;
-        Ok(CsvScorer { model: Rc::clone(&self.model), layout, evaluation: Evaluation::new() })
+        let used = (0..header.len()).map(|i| layout.uses(i)).collect();
+        Ok(CsvScorer { model: Rc::clone(&self.model), layout, used, evaluation: Evaluation::new() })
     }
 
     /// The version string shown as `model_version`.
@@ -622,6 +623,8 @@ impl ChurnModel {
 pub struct CsvScorer {
     model: Rc<Model>,
     layout: CsvLayout,
+    /// Per header column, whether the layout reads it (looked up once, not per cell).
+    used: Vec<bool>,
     evaluation: Evaluation,
 }
 
@@ -701,7 +704,7 @@ impl CsvScorer {
             // Only the columns the layout reads cross into wasm.
             let cells: Vec<String> = (0..fields.length())
                 .map(|i| {
-                    if layout.uses(i as usize) {
+                    if self.used.get(i as usize).copied().unwrap_or(false) {
                         fields.get(i).as_string().unwrap_or_default()
                     } else {
                         String::new()
