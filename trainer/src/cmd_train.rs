@@ -246,9 +246,9 @@ fn reference_profile(plan: &TrainPlan, artifact: &Artifact, prepared: &Prepared)
     let nf = prepared.nf;
     let rows = prepared.y_train.len();
     let seen = |r: usize, i: usize| prepared.marks_train[r * nf + i] == Mark::Seen;
-    let numeric: Vec<Vec<f64>> =
-        (0..nf).map(|i| (0..rows).filter(|&r| seen(r, i)).map(|r| prepared.x_train[r * nf + i]).collect()).collect();
-    let mut profile = Profile::from_values(&artifact.schema, &numeric, plan.drift);
+    // One column at a time: a copy of the whole matrix would double training's memory.
+    let numeric = |i: usize| (0..rows).filter(|&r| seen(r, i)).map(|r| prepared.x_train[r * nf + i]).collect();
+    let mut profile = Profile::from_values(&artifact.schema, numeric, plan.drift);
     let model = Model::new(artifact.clone()).context("the new model does not load")?;
     let mut p = vec![0.0; rows];
     model.forest().probabilities(&prepared.x_train, &mut p);
