@@ -12,7 +12,7 @@ use inference_wasm::{CsvLayout, Evaluation, Mark, Model, Profile};
 
 use crate::cli::{FailOn, MonitorArgs};
 use crate::output::{load_model, threads, write_atomic, DriftFailed};
-use crate::scoring::{line, open_csv, pipeline, Rec};
+use crate::scoring::{layout, line, open_csv, pipeline, Rec};
 
 /// A chunk's profile and labelled scores.
 struct Part {
@@ -68,8 +68,7 @@ pub fn run(a: MonitorArgs) -> Result<()> {
 pub fn profile_csv(model: &Model, path: &Path, threads: usize) -> Result<(Profile, Option<Evaluation>)> {
     let mut rdr = open_csv(path)?;
     let headers = rdr.headers().with_context(|| format!("reading {}", path.display()))?.clone();
-    let header: Vec<&str> = headers.iter().collect();
-    let lay = CsvLayout::new(model, &header).map_err(|e| anyhow!("{} {e}", path.display()))?;
+    let lay = layout(model, &headers, path, false)?;
     let empty = profile::empty_profile(model).expect("checked by the caller");
     let mut total = Part { profile: empty.clone(), evaluation: Evaluation::new() };
     // As `churn score` streams: chunks profiled on all threads, parts merged in file order.

@@ -31,7 +31,7 @@ pub(crate) fn open_csv(path: &Path) -> Result<csv::Reader<BufReader<File>>> {
 }
 
 /// Finds the model's columns in a CSV's header (the core's rule); errors name the file.
-fn layout(model: &Model, headers: &csv::StringRecord, path: &Path, need_target: bool) -> Result<CsvLayout> {
+pub(crate) fn layout(model: &Model, headers: &csv::StringRecord, path: &Path, need_target: bool) -> Result<CsvLayout> {
     let header: Vec<&str> = headers.iter().collect();
     let lay = CsvLayout::new(model, &header).map_err(|e| anyhow!("{} {e}", path.display()))?;
     if need_target {
