@@ -179,6 +179,23 @@ pub struct ScoredColumns {
     pub explain: usize,
 }
 
+/// The first column's name when the input has no id column: rows are numbered from 1.
+pub const ROW_COLUMN: &str = "row";
+
+impl ScoredColumns {
+    /// The names of the scored columns after the id, in order.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = ["churn_probability", "churn_prediction", "risk_level"].map(String::from).into();
+        if self.raw {
+            names.push("churn_probability_raw".into());
+        }
+        for k in 1..=self.explain {
+            names.extend([format!("why_{k}"), format!("why_{k}_value"), format!("why_{k}_contribution")]);
+        }
+        names
+    }
+}
+
 /// Where a model's fields, id and target sit in a CSV's columns, found from its header.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CsvLayout {
@@ -211,7 +228,7 @@ impl CsvLayout {
             width: header.len(),
             id_header: match id {
                 Some(_) => schema.id_column.clone().unwrap_or_default(),
-                None => "row".to_string(),
+                None => ROW_COLUMN.to_string(),
             },
             columns: ScoredColumns::default(),
         })
@@ -320,15 +337,8 @@ impl CsvLayout {
 
     /// The scored file's header line (with its `\n`).
     pub fn header(&self) -> String {
-        let cols = self.columns;
         let mut head = vec![self.id_header.clone()];
-        head.extend(["churn_probability", "churn_prediction", "risk_level"].map(String::from));
-        if cols.raw {
-            head.push("churn_probability_raw".into());
-        }
-        for k in 1..=cols.explain {
-            head.extend([format!("why_{k}"), format!("why_{k}_value"), format!("why_{k}_contribution")]);
-        }
+        head.extend(self.columns.names());
         let mut line = head.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(",");
         line.push('\n');
         line
