@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod output;
 pub mod policy;
 pub mod profile;
+pub mod pyfunc;
 pub mod schema;
 pub mod value;
 #[cfg(target_arch = "wasm32")]

@@ -13,7 +13,10 @@ def to_arrow(table):
     kind = _kind(table)
     if kind == "pandas":
         # pandas' NaN and None become nulls; the index is not a column.
-        return pa.Table.from_pandas(table, preserve_index=False)
+        try:
+            return pa.Table.from_pandas(table, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return _mixed_pandas(table)
     if isinstance(table, (pa.Table, pa.RecordBatch, pa.RecordBatchReader)):
         return table
     if kind == "polars":
@@ -24,6 +27,25 @@ def to_arrow(table):
         "expected a table (pyarrow Table or RecordBatch, pandas or polars DataFrame), got "
         f"{type(table).__module__}.{type(table).__qualname__}"
     )
+
+
+def _text(v):
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    return str(v)
+
+
+def _mixed_pandas(df):
+    """A pandas frame with a column Arrow cannot type (numbers and text mixed in one object
+    column): such columns go as text, which the core reads as a CSV cell (str() of a float is
+    its shortest round-trip form, so numbers keep their exact value)."""
+    columns = {}
+    for name in df.columns:
+        try:
+            columns[str(name)] = pa.array(df[name], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[str(name)] = pa.array([_text(v) for v in df[name]], type=pa.string())
+    return pa.table(columns)
 
 
 class _Stream:

@@ -11,7 +11,7 @@ mod arrow_io;
 use std::path::PathBuf;
 
 use inference_wasm::output::ScoredColumns;
-use inference_wasm::{doc, Doc, Evaluation, InputError as CoreInputError, Model as CoreModel, Value};
+use inference_wasm::{doc, pyfunc, Doc, Evaluation, InputError as CoreInputError, Model as CoreModel, Value};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
@@ -327,6 +327,13 @@ impl Model {
     #[getter]
     fn model_version(&self) -> String {
         self.model.card().version.clone()
+    }
+
+    /// MLflow's model signature of this model, `(inputs, outputs)`, as MLflow's JSON column
+    /// specs (`mlflow.types.Schema.from_json`): the same signature `churn train
+    /// --tracking-uri` writes into the logged `MLmodel`.
+    fn mlflow_signature(&self) -> (String, String) {
+        (pyfunc::signature_inputs(self.model.schema()), pyfunc::signature_outputs())
     }
 
     /// The names of the scored columns (after the id), as `churn score` writes them.

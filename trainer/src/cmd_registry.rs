@@ -248,13 +248,23 @@ fn log_to_mlflow(
         ("churn.command_line".into(), command),
     ];
     let card = serde_json::to_vec_pretty(&r).expect("run record serializes");
-    let artifacts: Vec<(&str, &[u8])> = vec![
-        ("model/model.bin", run.artifact),
-        ("importances.csv", run.importances_csv.as_bytes()),
-        ("run.json", &card),
-    ];
+    let mut model_files = None;
+    let artifacts = |logged: &LoggedRun| {
+        let mut files = vec![
+            ("importances.csv".to_string(), run.importances_csv.clone().into_bytes()),
+            ("run.json".to_string(), card),
+        ];
+        match crate::mlflow::model_files(run.artifact, &logged.run_id) {
+            Ok(model) => files.extend(model),
+            Err(e) => model_files = Some(e),
+        }
+        files
+    };
     let run_name = format!("{}-{}", r.model.name, r.id);
-    let logged: LoggedRun = t.log_run(&a.experiment, &run_name, &params, &metrics, &tags, &artifacts)?;
+    let logged: LoggedRun = t.log_run(&a.experiment, &run_name, &params, &metrics, &tags, artifacts)?;
+    if let Some(e) = model_files {
+        return Err(e);
+    }
     let mut link = MlflowLink {
         tracking_uri: t.uri().to_string(),
         experiment_id: logged.experiment_id.clone(),

@@ -19,6 +19,25 @@ pub struct Tracking {
     token: Option<String>,
 }
 
+/// The files of the MLflow Model that wraps a model file, under `model/` in the run: `MLmodel`
+/// (flavor `python_function`, loader `churn_edge.mlflow`, signature from the schema), the model
+/// file, and the environment files naming `churn-edge==<this version>`. The texts are the
+/// core's (`inference_wasm::pyfunc`), shared with the Python package.
+pub fn model_files(bytes: &[u8], run_id: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    use inference_wasm::pyfunc;
+    let model = inference_wasm::Model::from_bytes(bytes).context("the model file to log")?;
+    let version = env!("CARGO_PKG_VERSION");
+    let created = humantime::format_rfc3339_micros(SystemTime::now()).to_string().replace('T', " ").replace('Z', "");
+    let file = |name: &str, text: String| (format!("model/{name}"), text.into_bytes());
+    Ok(vec![
+        (format!("model/{}", pyfunc::DATA_FILE), bytes.to_vec()),
+        file("MLmodel", pyfunc::mlmodel(&model, "model", run_id, &created, version)),
+        file("requirements.txt", pyfunc::requirements(version)),
+        file("python_env.yaml", pyfunc::python_env()),
+        file("conda.yaml", pyfunc::conda_env(version)),
+    ])
+}
+
 /// A run created on the server.
 pub struct LoggedRun {
     pub experiment_id: String,
@@ -167,8 +186,8 @@ impl Tracking {
         bail!("MLflow at {}: could not find or create experiment {name:?}", self.base)
     }
 
-    /// Creates a run with its params, metrics and tags, uploads `artifacts` (path inside the
-    /// run's artifact folder, bytes) and marks it FINISHED.
+    /// Creates a run with its params, metrics and tags, uploads the `artifacts` made for it
+    /// (path inside the run's artifact folder, bytes) and marks it FINISHED.
     pub fn log_run(
         &self,
         experiment: &str,
@@ -176,7 +195,7 @@ impl Tracking {
         params: &[(String, String)],
         metrics: &[(String, f64)],
         tags: &[(String, String)],
-        artifacts: &[(&str, &[u8])],
+        artifacts: impl FnOnce(&LoggedRun) -> Vec<(String, Vec<u8>)>,
     ) -> Result<LoggedRun> {
         let experiment_id = self.experiment_id(experiment)?;
         let start = now_ms();
@@ -203,8 +222,8 @@ impl Tracking {
             Some(&json!({"run_id": run_id, "params": kv(params), "metrics": metrics, "tags": []})),
         )?;
         let run = LoggedRun { experiment_id, run_id, artifact_uri };
-        for (path, bytes) in artifacts {
-            self.upload(&run, path, bytes)?;
+        for (path, bytes) in artifacts(&run) {
+            self.upload(&run, &path, &bytes)?;
         }
         self.call(
             "POST",
@@ -278,7 +297,7 @@ impl Tracking {
                 "source": format!("{}/model", run.artifact_uri.trim_end_matches('/')),
                 "run_id": run.run_id,
                 "tags": kv(tags),
-                "description": "churn model file (churn-edge format); load with `churn` or the churn-wasm package",
+                "description": "churn model (an MLflow Model, flavor python_function: mlflow.pyfunc.load_model loads it with the churn-edge package; model.bin is the file `churn` and the churn-wasm package load)",
             })),
         )?;
         v["model_version"]["version"]
