@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{Float64Builder, StringBuilder};
 use arrow_array::cast::AsArray;
-use arrow_array::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
+use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -57,7 +57,9 @@ pub fn import_stream(table: &Bound<'_, PyAny>) -> PyResult<RecordBatchStreamRead
         )));
     }
     let capsule = table.call_method0("__arrow_c_stream__")?;
-    let capsule = capsule.cast::<PyCapsule>().map_err(|_| PyTypeError::new_err("__arrow_c_stream__ did not return a PyCapsule"))?;
+    let capsule = capsule
+        .cast::<PyCapsule>()
+        .map_err(|_| PyTypeError::new_err("__arrow_c_stream__ did not return a PyCapsule"))?;
     let name = c"arrow_array_stream";
     let ptr = capsule.pointer_checked(Some(name))?;
     // SAFETY: the capsule named "arrow_array_stream" holds an FFI_ArrowArrayStream (the
@@ -68,7 +70,10 @@ pub fn import_stream(table: &Bound<'_, PyAny>) -> PyResult<RecordBatchStreamRead
 }
 
 /// A PyCapsule holding a stream of `batches` (for `pyarrow.RecordBatchReader.from_stream`).
-pub fn export_stream<'py>(py: Python<'py>, (schema, batches): (SchemaRef, Vec<RecordBatch>)) -> PyResult<Bound<'py, PyAny>> {
+pub fn export_stream<'py>(
+    py: Python<'py>,
+    (schema, batches): (SchemaRef, Vec<RecordBatch>),
+) -> PyResult<Bound<'py, PyAny>> {
     let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
     let stream = FFI_ArrowArrayStream::new(Box::new(reader));
     Ok(PyCapsule::new_with_value(py, stream, c"arrow_array_stream")?.into_any())
@@ -95,7 +100,11 @@ enum Cells<'a> {
     View(&'a arrow_array::StringViewArray),
     /// A dictionary-encoded column (pandas' category, polars' Categorical): each row's key
     /// into the values.
-    Dict { array: &'a dyn Array, keys: Vec<usize>, values: Box<Cells<'a>> },
+    Dict {
+        array: &'a dyn Array,
+        keys: Vec<usize>,
+        values: Box<Cells<'a>>,
+    },
 }
 
 impl<'a> Cells<'a> {
@@ -123,7 +132,11 @@ impl<'a> Cells<'a> {
             DataType::Utf8View => Cells::View(a.as_string_view()),
             DataType::Dictionary(_, _) => {
                 let d = a.as_any_dictionary();
-                Cells::Dict { array: a, keys: d.normalized_keys(), values: Box::new(Cells::new(name, d.values().as_ref())?) }
+                Cells::Dict {
+                    array: a,
+                    keys: d.normalized_keys(),
+                    values: Box::new(Cells::new(name, d.values().as_ref())?),
+                }
             }
             other => {
                 return Err(Failure::Table(format!(
@@ -236,7 +249,9 @@ impl Layout {
             return Err(Failure::Table(format!("the table lacks column(s) the model needs: {}", missing.join(", "))));
         }
         let id = match id_column {
-            Some(name) => Some(find(name).ok_or_else(|| Failure::Table(format!("the table has no id column {name:?}")))?),
+            Some(name) => {
+                Some(find(name).ok_or_else(|| Failure::Table(format!("the table has no id column {name:?}")))?)
+            }
             None => model.schema().id_column.as_deref().and_then(find),
         };
         let target = match target {
@@ -279,7 +294,12 @@ fn score_rows(
 }
 
 /// Raw probabilities of every row of a batch, on `threads` threads.
-fn probabilities(model: &Model, cells: &[Cells<'_>], rows: usize, threads: usize) -> Result<(Vec<f64>, Vec<f64>), (usize, CoreInputError)> {
+fn probabilities(
+    model: &Model,
+    cells: &[Cells<'_>],
+    rows: usize,
+    threads: usize,
+) -> Result<(Vec<f64>, Vec<f64>), (usize, CoreInputError)> {
     let nf = model.n_features().max(1);
     let mut x = vec![0.0; rows * nf];
     let mut p = vec![0.0; rows];
@@ -292,7 +312,8 @@ fn probabilities(model: &Model, cells: &[Cells<'_>], rows: usize, threads: usize
             .enumerate()
             .map(|(k, (xs, ps))| s.spawn(move || score_rows(model, cells, k * per, xs, ps)))
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Ok(()))).collect()
+        // A panic in a thread goes on here (PyO3 turns it into a Python exception).
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     });
     // The first bad row in table order.
     if let Some(Err(e)) = results.into_iter().find(|r| r.is_err()) {
@@ -374,7 +395,7 @@ fn explanations(model: &Model, cells: &[Cells<'_>], x: &[f64], top: usize, threa
             .chunks(per * nf)
             .map(|xs| s.spawn(move || xs.chunks(nf).map(|row| model.explain_features(row, top)).collect::<Vec<_>>()))
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     });
     let fields = &model.schema().fields;
     let mut out: Vec<ArrayRef> = Vec::with_capacity(top * 3);
@@ -405,7 +426,12 @@ fn explanations(model: &Model, cells: &[Cells<'_>], x: &[f64], top: usize, threa
 
 /// Scores every row and gathers the metrics against the target column's labels (the core's
 /// label rule: rows whose label is neither value are counted, not used).
-pub fn evaluate(model: &Model, reader: RecordBatchStreamReader, target: &str, threads: usize) -> Result<Evaluation, Failure> {
+pub fn evaluate(
+    model: &Model,
+    reader: RecordBatchStreamReader,
+    target: &str,
+    threads: usize,
+) -> Result<Evaluation, Failure> {
     let threads = thread_count(threads);
     let layout = Layout::new(model, &reader.schema(), None, Some(target))?;
     let target_column = layout.target.expect("asked for");

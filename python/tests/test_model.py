@@ -107,8 +107,8 @@ def test_row_numbers_without_an_id_column():
     assert list(with_id.columns)[0] == "gender"
 
 
-@pytest.mark.skipif(not CHURN.exists(), reason="needs target/release/churn (scripts/test-python.sh builds it)")
 def test_equal_to_cli_score_and_evaluate(tmp_path):
+    assert CHURN.exists(), f"{CHURN} is missing: build it (scripts/test-python.sh does)"
     model_path = FIXTURES / "golden_gbt.bin"
     data = ROOT / "data" / "telco_test.csv"
     out = tmp_path / "scores.csv"
@@ -214,10 +214,9 @@ def test_schema_info_and_types():
     info = model.info
     assert info["model_kind"] == "gbt" if "model_kind" in info else info["kind"] == "gbt"
     assert info["file_bytes"] == (FIXTURES / "golden_gbt.bin").stat().st_size
-    if CHURN.exists():
-        cli = json.loads(subprocess.run([CHURN, "inspect", FIXTURES / "golden_gbt.bin", "--json"],
-                                        check=True, capture_output=True, text=True).stdout)
-        assert cli == info
+    cli = json.loads(subprocess.run([CHURN, "inspect", FIXTURES / "golden_gbt.bin", "--json"],
+                                    check=True, capture_output=True, text=True).stdout)
+    assert cli == info
     assert churn_edge.Model.scored_column_names(raw=True, explain=1) == [
         "churn_probability", "churn_prediction", "risk_level", "churn_probability_raw",
         "why_1", "why_1_value", "why_1_contribution",
