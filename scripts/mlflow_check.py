@@ -96,7 +96,8 @@ for t in [t1, t2, t3]:
     files = {f["path"] for f in api("artifacts/list", run_id=link["run_id"]).get("files", [])}
     check({"importances.csv", "model", "run.json"} <= files, f"artifacts listed: {files}")
     model_files = {f["path"] for f in api("artifacts/list", run_id=link["run_id"], path="model")["files"]}
-    check(model_files == {"model/model.bin"}, "model/model.bin listed")
+    check(model_files == {f"model/{n}" for n in ["model.bin", "MLmodel", "requirements.txt", "python_env.yaml", "conda.yaml"]},
+          f"the MLflow Model's files listed: {model_files}")
     root = info["artifact_uri"].removeprefix("mlflow-artifacts:").lstrip("/")
     for remote, mine in [("model/model.bin", "model.bin"), ("importances.csv", "importances.csv")]:
         with urllib.request.urlopen(f"{URI}/api/2.0/mlflow-artifacts/artifacts/{root}/{remote}", timeout=30) as r:
@@ -132,6 +133,64 @@ check(mlflow_alias() == "3", "alias production -> 3 in MLflow")
 churn("rollback", "telco", "--alias", "production", "--tracking-uri", URI)
 check(mlflow_alias() == "1", "rollback moved the MLflow alias back to 1")
 check(local("models", "telco", "aliases.json")["aliases"]["production"]["version"] == 1, "local alias rolled back too")
+
+# 2b. The registered versions are MLflow Models: mlflow.pyfunc loads production (v1 again) and
+#     predicts what `churn score --raw` writes with the same file, bit for bit; and the same URI
+#     works as a Spark UDF. Python users log a model file the same way (churn_edge.mlflow).
+import struct  # noqa: E402
+
+import mlflow  # noqa: E402
+import mlflow.pyfunc  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import churn_edge  # noqa: E402
+import churn_edge.mlflow  # noqa: E402
+
+mlflow.set_tracking_uri(URI)
+prod_file = os.path.join(WORK, "prod.bin")
+churn("models", "get", "telco@production", "--out", prod_file)
+scores = os.path.join(WORK, "prod_scores.csv")
+subprocess.run([CHURN, "score", "--model", prod_file, "--data", TEST, "--out", scores, "--raw"], check=True)
+cli = pd.read_csv(scores, dtype=str, keep_default_na=False)
+cli_raw = [struct.pack("<d", float(x)) for x in cli["churn_probability_raw"]]
+pyfunc = mlflow.pyfunc.load_model("models:/telco@production")
+check(pyfunc.metadata.flavors["python_function"]["loader_module"] == "churn_edge.mlflow", "pyfunc loader module")
+check(pyfunc.metadata.get_input_schema().input_names()[0] == "gender", "signature from the schema")
+test_df = pd.read_csv(TEST)
+pred = pyfunc.predict(test_df)
+check(list(pred.columns) == ["churn_probability", "churn_prediction", "risk_level", "churn_probability_raw"], "pyfunc columns")
+check([struct.pack("<d", x) for x in pred["churn_probability_raw"]] == cli_raw,
+      "mlflow.pyfunc predict == churn score --raw, bit for bit")
+check(list(pred["risk_level"]) == list(cli["risk_level"]), "pyfunc risk levels == the CLI's")
+reqs = mlflow.pyfunc.get_model_dependencies("models:/telco@production")
+with open(reqs) as f:
+    check(f"churn-edge=={churn_edge.__version__}" in f.read(), "requirement churn-edge==<version>")
+
+os.environ["PYSPARK_PYTHON"] = sys.executable
+from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+
+spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+         .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1").getOrCreate())
+try:
+    udf = mlflow.pyfunc.spark_udf(spark, "models:/telco@production", env_manager="local",
+                                  result_type="churn_probability double, churn_prediction string, "
+                                              "risk_level string, churn_probability_raw double")
+    fields = pyfunc.metadata.get_input_schema().input_names()
+    sdf = spark.createDataFrame(pd.read_csv(TEST, dtype=str, keep_default_na=False)).repartition(4)
+    got = sdf.select("customerID", udf(*[F.col(c) for c in fields]).alias("s")).select("customerID", "s.*").toPandas()
+    by_id = dict(zip(cli["customerID"], cli_raw))
+    check(len(got) == len(cli) and all(struct.pack("<d", p) == by_id[i]
+                                        for i, p in zip(got["customerID"], got["churn_probability_raw"])),
+          "spark_udf(models:/telco@production) == churn score --raw, bit for bit")
+finally:
+    spark.stop()
+
+with mlflow.start_run(experiment_id=exp["experiment_id"]):
+    info = churn_edge.mlflow.log_model(prod_file, name="model", registered_model_name="telco-python")
+loaded = mlflow.pyfunc.load_model("models:/telco-python/1")
+check([struct.pack("<d", x) for x in loaded.predict(test_df)["churn_probability_raw"]] == cli_raw,
+      "churn_edge.mlflow.log_model: the registered model predicts the CLI's bits")
 
 # 3. A server that is down: clear message, exit 2, local run and version written.
 with __import__("socket").socket() as s:
@@ -194,4 +253,4 @@ with open(export, "rb") as f:
     check(f.read() == first, "refused retrain left the exported file")
 check(api("registered-models/alias", name="retrain-it", alias="production")["model_version"]["version"] == "1", "refused retrain left the MLflow alias")
 check(api("model-versions/get", name="retrain-it", version="2")["model_version"]["status"] == "READY", "refused version still registered")
-print(f"test-mlflow: {checks} checks passed (runs, params, metrics, tags, artifacts, versions, aliases, errors)")
+print(f"test-mlflow: {checks} checks passed (runs, params, metrics, tags, artifacts, versions, aliases, errors, pyfunc, spark_udf)")

@@ -15,7 +15,9 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" >&2
   echo "$want" >"$STAMP"
 fi
-# Always rebuilt from the sources (cargo makes it incremental: seconds when nothing changed).
+# Rebuilt from the sources every time (cargo makes it incremental), unless the caller has just
+# done it (scripts/test.sh sets CHURN_WHEEL_BUILT=1 after scripts/test-python.sh).
+if [ "${CHURN_WHEEL_BUILT:-}" = 1 ]; then echo "$VENV"; exit 0; fi
 echo "py-env: building and installing the churn-edge wheel (pip install ./python)" >&2
 PATH="$VENV/bin:$PATH" "$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation \
   --force-reinstall --no-deps ./python >&2

@@ -4,16 +4,13 @@
 # checked through MLflow's own REST API: experiment, run, params, metrics, tags, artifacts (bytes
 # equal to the registry's), registered model version, alias. Also: a server that is down and a
 # server that answers 500 give a clear error, exit 2, and the local registry is still written.
-# Installs MLflow into build/mlflow-venv first if missing (pip, about 2 minutes the first time).
+# Also: a registered version loads with mlflow.pyfunc and as a Spark UDF, predicting the CLI's
+# bits. Python, MLflow and pyspark come from scripts/py-env.sh (build/py-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MLFLOW_VERSION=3.17.2
-VENV="$PWD/build/mlflow-venv"
-if [ "$("$VENV/bin/mlflow" --version 2>/dev/null | awk '{print $NF}')" != "$MLFLOW_VERSION" ]; then
-  echo "test-mlflow: installing mlflow $MLFLOW_VERSION into build/mlflow-venv (about 2 minutes)" >&2
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION"
-fi
+# The Python test environment (mlflow, pyspark, the churn-edge wheel): build/py-venv.
+VENV=$(bash scripts/py-env.sh)
+MLFLOW_VERSION=$("$VENV/bin/mlflow" --version | awk '{print $NF}')
 # scripts/test.sh has just built target/release/churn with `cargo test --workspace`; building it
 # again with `-p trainer` would recompile polars (other feature unification), minutes for nothing.
 [ "${CHURN_BUILT:-}" = 1 ] || cargo build --release -q -p trainer

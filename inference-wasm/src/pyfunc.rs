@@ -69,7 +69,7 @@ pub fn mlmodel(model: &Model, artifact_path: &str, run_id: &str, created: &str, 
     format!(
         "artifact_path: {artifact_path}\n\
          flavors:\n  python_function:\n    data: {DATA_FILE}\n    env:\n      virtualenv: python_env.yaml\n\
-         \x20     conda: conda.yaml\n    loader_module: {LOADER_MODULE}\n    python_version: {python}\n\
+         \x20     conda: conda.yaml\n    loader_module: {LOADER_MODULE}\n    python_version: '{python}'\n\
          \x20 churn:\n    churn_edge_version: {version}\n    model_kind: {kind}\n    model_name: {name}\n\
          \x20   model_version: {model_version}\n\
          model_size_bytes: {bytes}\n\
@@ -98,7 +98,7 @@ pub fn requirements(version: &str) -> String {
 
 /// `python_env.yaml` of the MLflow Model (for `env_manager="virtualenv"`).
 pub fn python_env() -> String {
-    format!("python: {PYTHON_VERSION}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\ndependencies:\n- -r requirements.txt\n")
+    format!("python: '{PYTHON_VERSION}'\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\ndependencies:\n- -r requirements.txt\n")
 }
 
 /// `conda.yaml` of the MLflow Model (for `env_manager="conda"`).
