@@ -212,7 +212,7 @@ def test_schema_info_and_types():
     assert model.schema["id_column"] == "customerID"
     assert [f["name"] for f in model.schema["fields"]][:2] == ["gender", "SeniorCitizen"]
     info = model.info
-    assert info["model_kind"] == "gbt" if "model_kind" in info else info["kind"] == "gbt"
+    assert info["model_kind"] == "gbt"
     assert info["file_bytes"] == (FIXTURES / "golden_gbt.bin").stat().st_size
     cli = json.loads(subprocess.run([CHURN, "inspect", FIXTURES / "golden_gbt.bin", "--json"],
                                     check=True, capture_output=True, text=True).stdout)
@@ -240,3 +240,26 @@ def test_nan_and_null_are_missing():
     assert bits(model.score(df, raw=True)["churn_probability_raw"][0]) == bits(blank)
     with pytest.raises(churn_edge.InputError, match="finite"):
         model.predict({**rec, "TotalCharges": math.inf})
+
+
+def test_version_is_the_cli_version():
+    """`churn train` logs MLmodels requiring churn-edge==<its own version>: they must be equal."""
+    import re
+
+    root = (ROOT / "Cargo.toml").read_text()
+    workspace = re.search(r'\[workspace.package\][^\[]*?version = "([^"]+)"', root).group(1)
+    assert churn_edge.__version__ == workspace
+    import importlib.metadata
+
+    assert importlib.metadata.version("churn-edge") == workspace
+    out = subprocess.run([CHURN, "--version"], check=True, capture_output=True, text=True).stdout
+    assert out.split()[-1] == workspace
+
+
+def test_help_reads_well():
+    import pydoc
+
+    text = pydoc.render_doc(churn_edge.Model, renderer=pydoc.plaintext)
+    for words in ["Model.load(path)", "score(self, /, table, raw=False, explain=0, id_column=None, threads=0)",
+                  "InputError", "churn evaluate --json"]:
+        assert words in text, words
