@@ -112,8 +112,14 @@ def main():
         sdf = spark.createDataFrame(df).repartition(2).cache()
         sdf.count()
         with tempfile.TemporaryDirectory() as tmp:
-            mlflow.sklearn.save_model(pipe, os.path.join(tmp, "sk"), serialization_format="cloudpickle")
-            udf = mlflow.pyfunc.spark_udf(spark, os.path.join(tmp, "sk"), result_type="double", env_manager="local")
+            from mlflow.models import infer_signature
+
+            sample = df[cats + nums].head(100)
+            mlflow.sklearn.save_model(pipe, os.path.join(tmp, "sk"), serialization_format="cloudpickle",
+                                      pyfunc_predict_fn="predict_proba",
+                                      signature=infer_signature(sample, pipe.predict_proba(sample)))
+            udf = mlflow.pyfunc.spark_udf(spark, os.path.join(tmp, "sk"), result_type="array<double>",
+                                          env_manager="local")
 
             def run_ours():
                 churn_edge.spark.score(sdf, a.model, raw=True).write.format("noop").mode("overwrite").save()
