@@ -5,7 +5,8 @@
    RandomForestClassifier(100) with scikit-learn's defaults, n_jobs=2; also with depth 7 and
    leaves of 20) on the same rows as a pandas DataFrame.
 2. Spark local[2]: `churn_edge.spark.score` against the same scikit-learn pipeline logged as an
-   MLflow pyfunc and applied with `mlflow.pyfunc.spark_udf`, both written to Spark's `noop` sink.
+   MLflow pyfunc and applied with `mlflow.pyfunc.spark_udf`, both written to Spark's `noop` sink;
+   and Spark's own floor: a `mapInArrow` that only hands the ids back.
 3. `import churn_edge` + `Model.load`, in a fresh interpreter; the wheel's size.
 Medians of --repeat runs; ratios are ours / theirs in rows per second.
 """
@@ -128,13 +129,26 @@ def main():
                 sdf.select("customerID", udf(*[F.col(c) for c in cats + nums]).alias("p")) \
                     .write.format("noop").mode("overwrite").save()
 
+            fields = ["customerID"] + cats + nums
+
+            def identity(batches):
+                for b in batches:
+                    yield b.select([0])
+
+            def run_floor():
+                # What Spark alone costs: the same columns to Python and the ids back, no scoring.
+                sdf.select(*fields).mapInArrow(identity, "customerID string") \
+                    .write.format("noop").mode("overwrite").save()
+
             ours, ours_all = median_time(run_ours, a.repeat)
             theirs, theirs_all = median_time(run_theirs, a.repeat)
+            floor, floor_all = median_time(run_floor, a.repeat)
         spark.stop()
         out["spark"] = {
             "churn_edge_rows_per_s": a.rows / ours, "churn_edge_s": ours_all,
             "sklearn_udf_rows_per_s": a.rows / theirs, "sklearn_udf_s": theirs_all,
             "ratio": theirs / ours,
+            "identity_map_in_arrow_s": floor_all, "ratio_ceiling": theirs / floor,
         }
         print(json.dumps(out["spark"]), file=sys.stderr)
 

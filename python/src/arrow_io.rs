@@ -280,7 +280,7 @@ fn thread_count(threads: usize) -> usize {
 /// for Telco) stays in the CPU's cache while every tree walks it. One matrix of a whole
 /// million-row batch would be streamed from memory once per tree: 3.5× slower with Telco's
 /// 234 boosted trees.
-const BLOCK: usize = 1024;
+const BLOCK: usize = 256;
 
 /// Raw probabilities (and, if `explain > 0`, explanations) of rows `start..start + p.len()`.
 fn score_rows(

@@ -248,23 +248,17 @@ fn log_to_mlflow(
         ("churn.command_line".into(), command),
     ];
     let card = serde_json::to_vec_pretty(&r).expect("run record serializes");
-    let mut model_files = None;
+    let model = inference_wasm::Model::from_bytes(run.artifact).context("the model file to log")?;
     let artifacts = |logged: &LoggedRun| {
         let mut files = vec![
             ("importances.csv".to_string(), run.importances_csv.clone().into_bytes()),
             ("run.json".to_string(), card),
         ];
-        match crate::mlflow::model_files(run.artifact, &logged.run_id) {
-            Ok(model) => files.extend(model),
-            Err(e) => model_files = Some(e),
-        }
+        files.extend(crate::mlflow::model_files(&model, run.artifact, &logged.run_id));
         files
     };
     let run_name = format!("{}-{}", r.model.name, r.id);
     let logged: LoggedRun = t.log_run(&a.experiment, &run_name, &params, &metrics, &tags, artifacts)?;
-    if let Some(e) = model_files {
-        return Err(e);
-    }
     let mut link = MlflowLink {
         tracking_uri: t.uri().to_string(),
         experiment_id: logged.experiment_id.clone(),

@@ -23,19 +23,18 @@ pub struct Tracking {
 /// (flavor `python_function`, loader `churn_edge.mlflow`, signature from the schema), the model
 /// file, and the environment files naming `churn-edge==<this version>`. The texts are the
 /// core's (`inference_wasm::pyfunc`), shared with the Python package.
-pub fn model_files(bytes: &[u8], run_id: &str) -> Result<Vec<(String, Vec<u8>)>> {
+pub fn model_files(model: &inference_wasm::Model, bytes: &[u8], run_id: &str) -> Vec<(String, Vec<u8>)> {
     use inference_wasm::pyfunc;
-    let model = inference_wasm::Model::from_bytes(bytes).context("the model file to log")?;
     let version = env!("CARGO_PKG_VERSION");
     let created = humantime::format_rfc3339_micros(SystemTime::now()).to_string().replace('T', " ").replace('Z', "");
     let file = |name: &str, text: String| (format!("model/{name}"), text.into_bytes());
-    Ok(vec![
+    vec![
         (format!("model/{}", pyfunc::DATA_FILE), bytes.to_vec()),
-        file("MLmodel", pyfunc::mlmodel(&model, "model", run_id, &created, version)),
+        file("MLmodel", pyfunc::mlmodel(model, "model", run_id, &created, version)),
         file("requirements.txt", pyfunc::requirements(version)),
         file("python_env.yaml", pyfunc::python_env()),
         file("conda.yaml", pyfunc::conda_env(version)),
-    ])
+    ]
 }
 
 /// A run created on the server.
