@@ -378,18 +378,20 @@ pub fn score(
             Some(c) => batch.column(c).clone(),
             None => Arc::new(Int64Array::from_iter_values((first_row as i64 + 1)..=(first_row + rows) as i64)),
         }];
-        let decisions: Vec<_> = p.iter().map(|&q| model.decide(q)).collect();
-        columns.push(Arc::new(Float64Array::from_iter_values(decisions.iter().map(|d| d.rounded))));
+        let mut rounded = Vec::with_capacity(rows);
         let mut prediction = StringBuilder::with_capacity(rows, rows * 3);
         let mut risk = StringBuilder::with_capacity(rows, rows * 6);
-        for d in &decisions {
+        for &q in &p {
+            let d = model.decide(q);
+            rounded.push(d.rounded);
             prediction.append_value(d.prediction());
             risk.append_value(d.risk.as_str());
         }
+        columns.push(Arc::new(Float64Array::from(rounded)));
         columns.push(Arc::new(prediction.finish()));
         columns.push(Arc::new(risk.finish()));
         if cols.raw {
-            columns.push(Arc::new(Float64Array::from(p.clone())));
+            columns.push(Arc::new(Float64Array::from(p)));
         }
         if cols.explain > 0 {
             columns.extend(explanation_columns(model, &cells, &explained, cols.explain));
