@@ -640,3 +640,95 @@ fn check_names_the_damaged_file_for_each_kind_of_damage() {
     let out = ok(&r.args(&["registry", "check"]));
     assert!(out.contains("1 staging leftovers"), "{out}");
 }
+
+#[test]
+fn runs_list_last_shows_the_newest_runs() {
+    let r = Reg::new();
+    let csv = data("telco_train.csv");
+    let ids: Vec<String> = ["1", "2", "3"]
+        .iter()
+        .map(|s| r.train(&csv, "telco", &["--model", "rf", "--seed", s])["registry"]["run_id"].as_str().unwrap().into())
+        .collect();
+    let last2 = json(&ok(&r.args(&["runs", "list", "--last", "2", "--json"])));
+    let got: Vec<&str> = last2.as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
+    assert_eq!(got, [ids[1].as_str(), ids[2].as_str()]);
+    assert_eq!(json(&ok(&r.args(&["runs", "list", "--last", "10", "--json"]))).as_array().unwrap().len(), 3);
+    let text = ok(&r.args(&["runs", "list", "--last", "1"]));
+    assert!(text.contains(&ids[2]) && !text.contains(&ids[1]) && !text.contains(&ids[0]), "{text}");
+}
+
+#[test]
+fn must_beat_without_data_refuses_versions_held_out_on_other_rows() {
+    let r = Reg::new();
+    let (train, test) = (data("telco_train.csv"), data("telco_test.csv"));
+    r.train(&train, "telco", &["--model", "rf"]);
+    r.train(&test, "telco", &["--model", "rf"]); // other data
+    r.train(&train, "telco", &["--model", "rf", "--seed", "9"]); // same data, another held-out split
+    ok(&r.args(&["promote", "telco", "--version", "1", "--alias", "production"]));
+    for v in ["2", "3"] {
+        let msg = fails(
+            &r.args(&["promote", "telco", "--version", v, "--alias", "production", "--must-beat", "production"]),
+            2,
+            "pass --data FILE.csv to score both on the same rows",
+        );
+        assert!(msg.contains(&format!("version {v} (data")), "{msg}");
+    }
+    let show = json(&ok(&r.args(&["models", "show", "telco", "--json"])));
+    assert_eq!(show["aliases"]["production"]["version"], 1, "the refusals left production alone");
+    // With --data both are scored on the same rows, so the comparison is allowed.
+    let out = churn(&r.args(&[
+        "promote",
+        "telco",
+        "--version",
+        "2",
+        "--alias",
+        "production",
+        "--must-beat",
+        "production",
+        "--data",
+        &test,
+        "--json",
+    ]));
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(json(&String::from_utf8_lossy(&out.stdout))["gates"][0]["champion_auc"].is_number());
+}
+
+/// `MLFLOW_TRACKING_TOKEN` goes to the tracking server as a bearer token (and nothing when it
+/// is unset): a one-shot local server records the request's headers and answers 500.
+#[test]
+fn mlflow_tracking_token_is_sent_as_a_bearer_token() {
+    use std::io::{Read, Write};
+    for token in [Some("s3cret-token"), None] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let uri = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            conn.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        let r = Reg::new();
+        let out = r.file("m.bin");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_churn"));
+        cmd.args(["train", "--data", &data("telco_train.csv"), "--out", &out, "--model", "rf", "--trees", "5"])
+            .args(["--registry", &r.path, "--tracking-uri", &uri])
+            .env_remove("MLFLOW_TRACKING_URI")
+            .env_remove("MLFLOW_TRACKING_TOKEN");
+        if let Some(t) = token {
+            cmd.env("MLFLOW_TRACKING_TOKEN", t);
+        }
+        let result = cmd.output().unwrap();
+        assert_eq!(result.status.code(), Some(2), "{}", String::from_utf8_lossy(&result.stderr));
+        let head = server.join().unwrap().to_ascii_lowercase();
+        match token {
+            Some(t) => assert!(head.contains(&format!("authorization: bearer {t}")), "{head}"),
+            None => assert!(!head.contains("authorization:"), "{head}"),
+        }
+    }
+}
