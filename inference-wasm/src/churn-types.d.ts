@@ -342,6 +342,8 @@ export interface ProfileJSON {
   scores: number[];
   /** Rows per risk band. */
   risk: { HIGH: number; MEDIUM: number; LOW: number };
+  /** The model's PSI levels: below `watch` stable, from `drifted` drifted. */
+  thresholds: { watch: number; drifted: number };
 }
 
 /** How far a distribution moved: population stability index below the model's `watch` threshold (0.1 by default) is stable, from `drifted` (0.2) drifted. */

@@ -520,7 +520,8 @@ impl Profile {
     /// The profile as JSON (what the Worker's `GET /monitoring` serves, `ChurnProfile.toJSON()`
     /// returns and `churn monitor --from` merges): `{format, model: {name, version}, rows,
     /// invalid_rows, fields: [{name, edges (numeric) | levels (categorical), counts, missing,
-    /// unseen, invalid}], scores, risk: {HIGH, MEDIUM, LOW}}`.
+    /// unseen, invalid}], scores, risk: {HIGH, MEDIUM, LOW}, thresholds: {watch, drifted}}`
+    /// (the thresholds are the model's; reading a profile takes them from the model).
     pub fn doc(&self, model: &Model) -> Doc {
         let counts = |c: &[u64]| Doc::List(c.iter().map(|&n| Doc::Count(n)).collect());
         let fields = model
@@ -553,6 +554,10 @@ impl Profile {
             .with("fields", fields)
             .with("scores", counts(&self.scores))
             .with("risk", Doc::map().with("HIGH", self.risk[0]).with("MEDIUM", self.risk[1]).with("LOW", self.risk[2]))
+            .with(
+                "thresholds",
+                Doc::map().with("watch", self.thresholds.watch).with("drifted", self.thresholds.drifted),
+            )
     }
 
     /// Reads a profile written by [`Profile::doc`] for `model`: checks that it is a profile of
@@ -665,7 +670,7 @@ fn list_at<'j>(v: &'j Json, path: &str, key: &str) -> Result<&'j [Json], String>
 #[inline(never)]
 fn count(v: &Json, path: &str, key: &str) -> Result<u64, String> {
     match *v {
-        Json::Number(x) if x >= 0.0 && x <= MAX_COUNT && x.fract() == 0.0 => Ok(x as u64),
+        Json::Number(x) if (0.0..=MAX_COUNT).contains(&x) && x.fract() == 0.0 => Ok(x as u64),
         ref other => Err(format!("profile: {path}{key}: expected a whole number >= 0, got {}", describe(other))),
     }
 }

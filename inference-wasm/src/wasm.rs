@@ -243,6 +243,9 @@ fn to_js(d: &Doc) -> Result<JsValue, JsError> {
     })
 }
 
+/// A customer's features and how each was read (marks only when counting).
+type Encoded = (Vec<f64>, Vec<Mark>);
+
 /// Why a customer was not scored.
 enum Refused {
     /// Not an object at all.
@@ -336,7 +339,7 @@ impl Inner {
         let n = model.n_features();
         let counting = profile.is_some();
         // Every customer is read first, so that an atomic batch can count only its refusals.
-        let read: Vec<Result<(Vec<f64>, Vec<Mark>), Refused>> = arr
+        let read: Vec<Result<Encoded, Refused>> = arr
             .iter()
             .map(|c| {
                 let cells = self.cells(&c)?;

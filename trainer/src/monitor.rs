@@ -30,13 +30,22 @@ pub fn run(a: MonitorArgs) -> Result<()> {
             model.file().map_or(0, |f| f.version)
         )
     })?;
-    let (current, evaluation) = profile_csv(&model, &a.data, threads(a.threads))?;
-    if current.rows == 0 {
-        bail!("{}: no row could be scored ({} refused)", a.data.display(), current.invalid_rows);
-    }
+    let (source, current, evaluation) = match &a.data {
+        Some(data) => {
+            let (current, evaluation) = profile_csv(&model, data, threads(a.threads))?;
+            if current.rows == 0 {
+                bail!("{}: no row could be scored ({} refused)", data.display(), current.invalid_rows);
+            }
+            (data.display().to_string(), current, evaluation)
+        }
+        None => {
+            let (source, current) = crate::monitor_from::fetch_profiles(&model, &a.from)?;
+            (source, current, None)
+        }
+    };
     let drift = profile::drift(reference, &current).map_err(|m| anyhow!(m))?;
     if let Some(path) = &a.html {
-        write_atomic(path, html_report(&model, &a.data, reference, &current, &drift).as_bytes())?;
+        write_atomic(path, html_report(&model, &source, reference, &current, &drift).as_bytes())?;
     }
     let outcome = evaluation.as_ref().and_then(|e| e.metrics(&model));
     if a.json {
@@ -46,9 +55,9 @@ pub fn run(a: MonitorArgs) -> Result<()> {
         }
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print_report(&model, &a.data, &drift, outcome.as_ref());
+        print_report(&model, &source, &drift, outcome.as_ref());
         if let Some(note) = evaluation.as_ref().and_then(|e| e.note(&model)) {
-            eprintln!("note: {}: {note}", a.data.display());
+            eprintln!("note: {source}: {note}");
         }
     }
     let limit = match a.fail_on {
@@ -126,11 +135,11 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
-fn print_report(model: &Model, data: &Path, d: &Drift, outcome: Option<&inference_wasm::Metrics>) {
+fn print_report(model: &Model, source: &str, d: &Drift, outcome: Option<&inference_wasm::Metrics>) {
     let c = model.card();
     println!(
         "{} against the training rows of {} {}: {} ({} rows scored, {} refused)",
-        data.display(),
+        source,
         c.name,
         c.version,
         d.level.as_str().to_uppercase(),
@@ -240,7 +249,7 @@ fn bin_labels(model: &Model, field: usize, p: &inference_wasm::profile::FieldPro
 
 /// `churn monitor --html`: one self-contained page (no scripts, no fetches): the summary, the
 /// score's histogram and each field's, training beside current, most drifted first.
-pub fn html_report(model: &Model, data: &Path, reference: &Profile, current: &Profile, d: &Drift) -> String {
+pub fn html_report(model: &Model, source: &str, reference: &Profile, current: &Profile, d: &Drift) -> String {
     let c = model.card();
     let full = |f: &inference_wasm::profile::FieldProfile| {
         let mut v = f.counts.clone();
@@ -249,8 +258,8 @@ pub fn html_report(model: &Model, data: &Path, reference: &Profile, current: &Pr
     };
     let mut body = format!(
         "<h1>Drift: {}</h1><p>{} against the training rows of <b>{} {}</b>: <b class=\"{}\">{}</b> ({} rows scored, {} refused).</p>",
-        esc(&data.display().to_string()),
-        esc(&data.display().to_string()),
+        esc(source),
+        esc(source),
         esc(&c.name),
         esc(&c.version),
         d.level.as_str(),

@@ -4,6 +4,9 @@
 // - In workerd (`wrangler dev --local`): the served profile equals, count for count, the profile
 //   the same npm package builds in Node from the same requests (scored rows, refused rows by
 //   field, explain/raw paths, atomic batches); the bearer token is enforced (401s, then 200).
+// - `churn monitor --from` (target/release/churn) fetches two running Workers' profiles, merges
+//   them and reports the same drift as the package computes for the merged mirrors; a missing or
+//   wrong token, another model's profile and an unreachable URL each exit 2 naming the problem.
 // - Analytics Engine: Miniflare accepts the binding but keeps no data a test can read back, so
 //   workerd only proves that a Worker with the binding configured starts, scores and writes
 //   without error; what is written (the data points and their layout) is checked by running the
@@ -12,7 +15,8 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, appendFileSync } from "node:fs";
 import { ChurnModel } from "../pkg/node.js";
-import { startWorker, configWithModel } from "../worker/dev-server.mjs";
+import { spawnSync } from "node:child_process";
+import { startWorker, configWithModel, BUILD } from "../worker/dev-server.mjs";
 import { createWorker } from "../worker/src/app.js";
 import { cases } from "./golden.mjs";
 
@@ -57,6 +61,12 @@ async function traffic(url) {
   return mirror;
 }
 
+const CHURN = new URL("../../target/release/churn", import.meta.url).pathname;
+/** Runs the native CLI (target/release/churn, built by scripts/test.sh) with a bounded time. */
+function churn(args, env) {
+  return spawnSync(CHURN, args, { env, encoding: "utf8", timeout: 60_000 });
+}
+
 /** A copy of the Worker's config serving golden.bin, with `extra` TOML appended. */
 function config(name, extra = "") {
   const path = configWithModel(name, MODEL);
@@ -64,20 +74,28 @@ function config(name, extra = "") {
   return path;
 }
 
-describe("GET /monitoring in workerd, no MONITORING_TOKEN, an Analytics Engine binding configured", () => {
-  let w;
+describe("GET /monitoring in workerd, and churn monitor --from merging two Workers' profiles", () => {
+  let open;
+  let locked;
+  let mirrorOpen;
+  let mirrorLocked;
+  const token = "s3cret-token-for-tests";
   before(async () => {
+    // One Worker without a token and with an Analytics Engine binding; one with a token.
     const ae = '[[analytics_engine_datasets]]\nbinding = "MONITORING_ANALYTICS"\ndataset = "churn_monitoring"';
-    w = await startWorker({ config: config("monitoring-open", ae), vars: { ANALYTICS_INTERVAL_SECONDS: "0" } });
+    [open, locked] = await Promise.all([
+      startWorker({ config: config("monitoring-open", ae), vars: { ANALYTICS_INTERVAL_SECONDS: "0" } }),
+      startWorker({ config: config("monitoring-token"), vars: { MONITORING_TOKEN: token } }),
+    ]);
   });
   after(async () => {
-    await w?.stop();
+    await Promise.all([open?.stop(), locked?.stop()]);
   });
 
   test("serves the isolate's profile: the same counts as the package's profile of the same requests", async () => {
-    const before = await (await fetch(`${w.url}/monitoring`)).json();
-    const mirror = await traffic(w.url);
-    const r = await fetch(`${w.url}/monitoring`);
+    const before = await (await fetch(`${open.url}/monitoring`)).json();
+    mirrorOpen = await traffic(open.url);
+    const r = await fetch(`${open.url}/monitoring`);
     assert.equal(r.status, 200);
     const m = await r.json();
     assert.deepEqual(Object.keys(m), ["model_version", "isolate_id", "started_at", "rows", "invalid_rows", "profile"]);
@@ -89,33 +107,17 @@ describe("GET /monitoring in workerd, no MONITORING_TOKEN, an Analytics Engine b
     assert.equal(before.rows, 0);
     assert.equal(m.rows, 30 + 2 + 20 + 5);
     assert.equal(m.invalid_rows, 1 + 2);
-    assert.deepEqual(m.profile, mirror.toJSON());
+    assert.deepEqual(m.profile, mirrorOpen.toJSON());
     const field = (name) => m.profile.fields.find((f) => f.name === name);
     assert.equal(field("Contract").invalid, 2);
     assert.equal(field("Contract").unseen, 2);
     assert.equal(field("tenure").invalid, 2);
     assert.equal(field("gender").invalid, 1);
-    // What the Worker served merges into a profile of the same model, and gives drift figures.
-    const merged = local.newProfile();
-    merged.merge(mirror);
-    assert.equal(merged.rows, m.rows);
-    assert.equal(merged.drift().rows, m.rows);
     // The Analytics Engine binding took a write per request without an error.
-    assert.doesNotMatch(w.log(), /Analytics Engine write failed/);
-  });
-});
-
-describe("GET /monitoring in workerd with MONITORING_TOKEN set (--var, as `wrangler secret put` sets it)", () => {
-  let w;
-  const token = "s3cret-token-for-tests";
-  before(async () => {
-    w = await startWorker({ config: config("monitoring-token"), vars: { MONITORING_TOKEN: token } });
-  });
-  after(async () => {
-    await w?.stop();
+    assert.doesNotMatch(open.log(), /Analytics Engine write failed/);
   });
 
-  test("401 without the bearer token or with a wrong one; 200 with it; scoring needs no token", async () => {
+  test("with MONITORING_TOKEN set: 401 without the bearer token or with a wrong one; 200 with it; scoring needs none", async () => {
     const wrong = [
       undefined,
       "",
@@ -128,25 +130,70 @@ describe("GET /monitoring in workerd with MONITORING_TOKEN set (--var, as `wrang
     ];
     for (const authorization of wrong) {
       const headers = authorization === undefined ? {} : { authorization };
-      const r = await fetch(`${w.url}/monitoring`, { headers });
+      const r = await fetch(`${locked.url}/monitoring`, { headers });
       assert.equal(r.status, 401, `authorization: ${authorization}`);
       assert.equal(r.headers.get("www-authenticate"), 'Bearer realm="monitoring"');
-      const j = await r.json();
-      assert.deepEqual(j, {
+      assert.deepEqual(await r.json(), {
         error: "GET /monitoring needs Authorization: Bearer <MONITORING_TOKEN>",
         details: [{ field: "authorization", message: "missing or wrong bearer token" }],
       });
     }
-    assert.equal((await post(w.url, "/predict", cases[0])).status, 200);
+    mirrorLocked = local.newProfile();
+    for (const c of cases.slice(100, 140)) {
+      assert.equal((await post(locked.url, "/predict", c)).status, 200);
+      mirrorLocked.predict(c);
+    }
     for (const authorization of [`Bearer ${token}`, `bearer ${token}`]) {
-      const r = await fetch(`${w.url}/monitoring`, { headers: { authorization } });
+      const r = await fetch(`${locked.url}/monitoring`, { headers: { authorization } });
       assert.equal(r.status, 200);
       const m = await r.json();
-      assert.equal(m.rows, 1);
-      assert.equal(m.profile.format, "churn-profile/1");
+      assert.equal(m.rows, 40);
+      assert.deepEqual(m.profile, mirrorLocked.toJSON());
     }
-    const head = await fetch(`${w.url}/monitoring`, { method: "HEAD" });
-    assert.equal(head.status, 401);
+    assert.equal((await fetch(`${locked.url}/monitoring`, { method: "HEAD" })).status, 401);
+  });
+
+  test("churn monitor --from both Workers: the drift of the merged profiles, as the package computes it", () => {
+    const merged = local.newProfile();
+    merged.merge(mirrorOpen);
+    merged.merge(mirrorLocked);
+    const expected = merged.drift();
+    const env = { ...process.env, MONITORING_TOKEN: token };
+    const html = `${BUILD}/monitoring-from.html`;
+    const r = churn(["monitor", "--model", MODEL, "--from", `${open.url},${locked.url}/monitoring`, "--json", "--html", html], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), expected);
+    assert.equal(expected.rows, 57 + 40);
+    assert.match(readFileSync(html, "utf8"), /\(2 isolates\)/);
+    // The same Worker twice counts once.
+    const twice = churn(["monitor", "--model", MODEL, "--from", `${locked.url},${locked.url}`, "--json"], env);
+    assert.equal(twice.status, 0, twice.stderr);
+    assert.equal(JSON.parse(twice.stdout).rows, 40);
+    assert.match(twice.stderr, /was already counted \(through another URL\); counted once/);
+    // Text report, and the fail-on exit code.
+    const text = churn(["monitor", "--model", MODEL, "--from", open.url, "--fail-on", "watch"], env);
+    assert.match(text.stdout, /^http:\/\/127\.0\.0\.1:\d+\/monitoring \(1 isolate\) against the training rows of golden golden-1: /);
+    assert.equal(text.status, expected.level === "stable" ? 0 : 4, text.stderr);
+  });
+
+  test("churn monitor --from: a missing or wrong token, another model's profile, a dead URL: exit 2 naming the problem", () => {
+    const run = (args, token) => churn(["monitor", ...args], { ...process.env, MONITORING_TOKEN: token });
+    const none = run(["--model", MODEL, "--from", locked.url], "");
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /\/monitoring answered 401: the Worker has a MONITORING_TOKEN; set MONITORING_TOKEN to it/);
+    const wrongToken = run(["--model", MODEL, "--from", locked.url], "nope");
+    assert.equal(wrongToken.status, 2);
+    assert.match(wrongToken.stderr, /answered 401: MONITORING_TOKEN is not the Worker's token/);
+    const telco = new URL("../worker/model.bin", import.meta.url).pathname;
+    const other = run(["--model", telco, "--from", open.url], "");
+    assert.equal(other.status, 2);
+    assert.match(other.stderr, /\/monitoring: profile is of model golden golden-1, not of telco-churn 20260101000000-16320c9c/);
+    const dead = run(["--model", MODEL, "--from", "http://127.0.0.1:9"], "");
+    assert.equal(dead.status, 2);
+    assert.match(dead.stderr, /cannot reach http:\/\/127\.0\.0\.1:9\/monitoring/);
+    const both = run(["--model", MODEL, "--from", open.url, "--data", "x.csv"], "");
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /cannot be used with/);
   });
 });
 
@@ -218,5 +265,18 @@ describe("Analytics Engine data points (the Worker module in Node, with a bindin
     assert.match((await r.json()).error, /carries no training profile/);
     const p = await worker.fetch(req("/predict", cases[0]), {});
     assert.equal(p.status, 200);
+  });
+
+  test('MONITORING = "off" keeps no profile: /monitoring says so (501), scoring and Analytics Engine writes are unchanged', async () => {
+    const points = [];
+    const env = { MONITORING: "off", MONITORING_ANALYTICS: { writeDataPoint: (p) => points.push(p) } };
+    const worker = createWorker(wasm, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    const p = await worker.fetch(req("/predict", cases[0]), env);
+    assert.equal(p.status, 200);
+    assert.deepEqual(await p.json().then(({ prediction_timestamp, ...r }) => r), local.predict(cases[0]));
+    const r = await worker.fetch(req("/monitoring"), env);
+    assert.equal(r.status, 501);
+    assert.equal((await r.json()).error, 'monitoring is off (MONITORING = "off")');
+    assert.equal(points.length, 0, "nothing counted, nothing written");
   });
 });

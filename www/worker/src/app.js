@@ -33,11 +33,16 @@ function readConfig(env) {
     return n;
   };
   const token = env?.MONITORING_TOKEN;
+  const monitoring = String(env?.MONITORING ?? "on").trim();
+  if (monitoring !== "on" && monitoring !== "off")
+    throw new Error(`config: MONITORING must be "on" or "off", got ${JSON.stringify(monitoring)}`);
   const analytics = env?.MONITORING_ANALYTICS;
   const cors = String(env?.CORS_ALLOW_ORIGIN ?? DEFAULTS.CORS_ALLOW_ORIGIN).trim();
   return {
     maxBodyBytes: limit("MAX_BODY_BYTES"),
     maxBatch: limit("MAX_BATCH_CUSTOMERS"),
+    // "off": no profile is kept (GET /monitoring answers 501).
+    monitoring: monitoring === "on",
     // GET /monitoring needs `Authorization: Bearer <MONITORING_TOKEN>` when the secret is set.
     monitoringToken: typeof token === "string" && token !== "" ? token : null,
     // Workers Analytics Engine dataset binding (wrangler.toml), if any, and how often to write.
@@ -327,6 +332,9 @@ export function createWorker(wasmModule, modelBytes) {
             "www-authenticate": 'Bearer realm="monitoring"',
           });
         }
+        if (!config.monitoring) {
+          throw new HttpError(501, 'monitoring is off (MONITORING = "off")', [{ field: "MONITORING", message: "off" }]);
+        }
         if (profile === null) {
           throw new HttpError(
             501,
@@ -434,7 +442,13 @@ export function createWorker(wasmModule, modelBytes) {
   };
 
   async function handle(request, env) {
-    if (config === null) config = readConfig(env);
+    if (config === null) {
+      config = readConfig(env);
+      if (!config.monitoring) {
+        profile?.free();
+        profile = null;
+      }
+    }
     if (isolate === null) isolate = { id: crypto.randomUUID(), startedAt: new Date().toISOString() };
     const cors = corsHeaders(config, request);
     const url = new URL(request.url);
