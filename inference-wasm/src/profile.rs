@@ -512,11 +512,6 @@ impl Profile {
         }
     }
 
-    /// Sets every count to zero.
-    pub fn clear(&mut self) {
-        *self = self.empty_like();
-    }
-
     /// The profile as JSON (what the Worker's `GET /monitoring` serves, `ChurnProfile.toJSON()`
     /// returns and `churn monitor --from` merges): `{format, model: {name, version}, rows,
     /// invalid_rows, fields: [{name, edges (numeric) | levels (categorical), counts, missing,

@@ -381,6 +381,54 @@ impl Inner {
         Ok(out)
     }
 
+    /// `explain`; with a profile, the customer is also counted (a refused one as invalid).
+    fn explain(&self, customer: &JsValue, top: Option<f64>, profile: Option<&mut Profile>) -> Result<Object, JsValue> {
+        // Taken as a double, not u32: wasm-bindgen would wrap -1 to 4294967295 and 2.5 to 2.
+        let top = match top {
+            None => 5,
+            Some(t) if t >= 0.0 && (t.fract() == 0.0 || t == f64::INFINITY) => t.min(u32::MAX as f64) as usize,
+            // (No float in the message: formatting one would pull ~20 KB of code into the wasm.)
+            Some(t) => {
+                let got = if t.is_nan() {
+                    "NaN"
+                } else if t < 0.0 {
+                    "a negative number"
+                } else {
+                    "a fraction"
+                };
+                return Err(JsError::new(&format!("explain: top must be a whole number >= 0, got {got}")).into());
+            }
+        };
+        let read = self.cells(customer).and_then(|cells| {
+            let n = self.model.n_features();
+            let mut x = vec![0.0; n];
+            let get = |i: usize, _: &str| cells[i].value();
+            // Marks are cheap next to explaining: one path, counting or not.
+            let mut marks = vec![Mark::Seen; n];
+            self.model.encode_marked(get, &mut x, &mut marks).map_err(Refused::Input)?;
+            Ok((x, marks, cells))
+        });
+        let (x, marks, cells) = match read {
+            Ok(r) => r,
+            Err(r) => {
+                if let Some(p) = profile {
+                    count_refused(p, &self.model, &r);
+                }
+                return Err(self.refused(&r));
+            }
+        };
+        let e = self.model.explain_features(&x, top);
+        if let Some(p) = profile {
+            p.add(&x, &marks, e.probability, self.model.decide(e.probability).risk);
+        }
+        let factors: Array = e
+            .contributions
+            .iter()
+            .map(|c| factor(&self.keys[c.field], &cells[c.field].to_js(&self.level_values[c.field]), c.contribution))
+            .collect();
+        Ok(explained(self.result(e.probability), e.probability, e.base_value, factors))
+    }
+
     fn result(&self, p: f64) -> Object {
         let d = self.model.decide(p);
         let prediction = if d.churn { &self.k.yes } else { &self.k.no };
@@ -581,30 +629,7 @@ impl ChurnModel {
         #[wasm_bindgen(unchecked_param_type = "Customer")] customer: &JsValue,
         top: Option<f64>,
     ) -> Result<Object, JsValue> {
-        // Taken as a double, not u32: wasm-bindgen would wrap -1 to 4294967295 and 2.5 to 2.
-        let top = match top {
-            None => 5,
-            Some(t) if t >= 0.0 && (t.fract() == 0.0 || t == f64::INFINITY) => t.min(u32::MAX as f64) as usize,
-            // (No float in the message: formatting one would pull ~20 KB of code into the wasm.)
-            Some(t) => {
-                let got = if t.is_nan() {
-                    "NaN"
-                } else if t < 0.0 {
-                    "a negative number"
-                } else {
-                    "a fraction"
-                };
-                return Err(JsError::new(&format!("explain: top must be a whole number >= 0, got {got}")).into());
-            }
-        };
-        let (x, cells) = self.features(customer).map_err(|r| self.refused(&r))?;
-        let e = self.model.explain_features(&x, top);
-        let factors: Array = e
-            .contributions
-            .iter()
-            .map(|c| factor(&self.keys[c.field], &cells[c.field].to_js(&self.level_values[c.field]), c.contribution))
-            .collect();
-        Ok(explained(self.result(e.probability), e.probability, e.base_value, factors))
+        self.inner.explain(customer, top, None)
     }
 
     /// The input schema (see `doc::schema`): `{fields: [{name, kind, ...}], id_column,
@@ -748,6 +773,18 @@ impl ChurnProfile {
         }
     }
 
+    /// `ChurnModel.explain`, also counting the customer (a refused one as invalid, by field,
+    /// before the same `Error` is thrown): one reading and one pass through the trees.
+    #[wasm_bindgen(unchecked_return_type = "Explanation")]
+    pub fn explain(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Customer")] customer: &JsValue,
+        top: Option<f64>,
+    ) -> Result<Object, JsValue> {
+        let inner = Rc::clone(&self.inner);
+        inner.explain(customer, top, Some(&mut self.profile))
+    }
+
     /// `ChurnModel.predictBatch`, also counting every customer. With `atomic` true, a batch with
     /// any refused customer counts only the refused ones (for a caller that then rejects the
     /// whole batch, as the Worker does).
@@ -802,11 +839,6 @@ impl ChurnProfile {
     #[wasm_bindgen(getter, js_name = invalidRows)]
     pub fn invalid_rows(&self) -> f64 {
         self.profile.invalid_rows as f64
-    }
-
-    /// Sets every count back to zero.
-    pub fn clear(&mut self) {
-        self.profile.clear();
     }
 }
 

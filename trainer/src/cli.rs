@@ -368,6 +368,10 @@ pub struct MonitorArgs {
     /// Threads [default: all cores]
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also log the drift figures to the MLflow run that trained this model (the run tagged with
+    /// its version by `churn train --tracking-uri`)
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
 }
 
 /// `churn monitor --fail-on`.

@@ -11,6 +11,8 @@ use inference_wasm::profile::{self, Drift, Level};
 use inference_wasm::{CsvLayout, Evaluation, Mark, Model, Profile};
 
 use crate::cli::{FailOn, MonitorArgs};
+use crate::cmd_registry::mlflow_key;
+use crate::mlflow::Tracking;
 use crate::output::{load_model, threads, write_atomic, DriftFailed};
 use crate::scoring::{layout, line, open_csv, pipeline, Rec};
 
@@ -21,6 +23,7 @@ struct Part {
 }
 
 pub fn run(a: MonitorArgs) -> Result<()> {
+    let tracking = Tracking::from_flag(a.tracking.tracking_uri.as_deref())?;
     let model = load_model(&a.model)?;
     let reference = model.artifact().profile.as_ref().ok_or_else(|| {
         anyhow!(
@@ -60,6 +63,11 @@ pub fn run(a: MonitorArgs) -> Result<()> {
             eprintln!("note: {source}: {note}");
         }
     }
+    // Logged before --fail-on decides the exit code: a drifted model is what one wants to see there.
+    if let Some(t) = &tracking {
+        let run = log_drift(t, &model, &drift, &source)?;
+        eprintln!("logged the drift figures to MLflow run {run} at {}", t.uri());
+    }
     let limit = match a.fail_on {
         None => return Ok(()),
         Some(FailOn::Watch) => Level::Watch,
@@ -71,6 +79,41 @@ pub fn run(a: MonitorArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `churn monitor --tracking-uri`: the drift figures as metrics of the model's training run, at
+/// step = the time in seconds (so that each check adds a point to the metric's history): `drift.
+/// level` (0 stable, 1 watch, 2 drifted), `drift.rows`, `drift.invalid_rows`, `drift.score_psi`,
+/// `drift.risk.{HIGH,MEDIUM,LOW}` (current shares), per field `drift.psi.F` and `drift.js.F`;
+/// tags `churn.drift.level` and `churn.drift.source` of the latest check.
+fn log_drift(t: &Tracking, model: &Model, d: &Drift, source: &str) -> Result<String> {
+    let run = t.run_of_model_version(&model.card().version)?;
+    let level = |l: Level| match l {
+        Level::Stable => 0.0,
+        Level::Watch => 1.0,
+        Level::Drifted => 2.0,
+    };
+    let mut metrics: Vec<(String, f64)> = vec![
+        ("drift.level".into(), level(d.level)),
+        ("drift.rows".into(), d.rows as f64),
+        ("drift.invalid_rows".into(), d.invalid_rows as f64),
+        ("drift.score_psi".into(), d.score_psi),
+    ];
+    for (band, (_, current)) in ["HIGH", "MEDIUM", "LOW"].iter().zip(&d.risk) {
+        metrics.push((format!("drift.risk.{band}"), *current));
+    }
+    for f in &d.fields {
+        let name = mlflow_key(&model.schema().fields[f.field].name);
+        metrics.push((format!("drift.psi.{name}"), f.psi));
+        metrics.push((format!("drift.js.{name}"), f.js));
+    }
+    let tags = vec![
+        ("churn.drift.level".to_string(), d.level.as_str().to_string()),
+        ("churn.drift.source".to_string(), source.chars().take(4000).collect()),
+    ];
+    let step = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |s| s.as_secs() as i64);
+    t.log_to_run(&run, &metrics, &tags, step)?;
+    Ok(run)
 }
 
 /// Profiles every row of a CSV (and evaluates the scores when it has the target column).

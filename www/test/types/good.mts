@@ -149,6 +149,7 @@ export async function main(): Promise<number> {
   const profile: ChurnProfile = model.newProfile();
   known<boolean>(profile.add(customer));
   known<Prediction>(profile.predict(customer));
+  known<Explanation>(profile.explain(customer, 3));
   known<BatchResult[]>(profile.predictBatch([customer], true));
   profile.merge(model.newProfile());
   known<number>(profile.rows + profile.invalidRows);
@@ -162,7 +163,6 @@ export async function main(): Promise<number> {
   known<"stable" | "watch" | "drifted">(drift.level);
   known<number>(drift.score.psi + drift.score.risk.HIGH.current + drift.rows);
   for (const f of drift.fields) known<number>(f.psi + f.js + f.missing.reference + f.unseen.current + f.invalid) && known<string>(f.field);
-  profile.clear();
   profile.free();
 
   known<string>(formatNumber(probability));

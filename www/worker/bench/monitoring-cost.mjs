@@ -58,6 +58,7 @@ const variant = (mode) => (port) => {
 
 const plans = [
   ["/predict, 1 customer", lua("one", cases[1]), 1],
+  ["/predict?explain=true&top=3, 1 customer", lua("one", cases[1]), 1],
   ["/batch_predict, 1,000 customers", lua("batch", { customers: cases.slice(0, 1000) }), 1000],
 ];
 const results = {};

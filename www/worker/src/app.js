@@ -206,11 +206,15 @@ function detailsOf(details, message, whole) {
   return details.length > 0 ? details.map((d) => ({ field: d.field ?? whole, message: d.message })) : [{ field: whole, message }];
 }
 
-/** One customer's result in the seed's shape, plus the optional explain/raw fields. */
-function scoreOne(model, customer, opts, timestamp) {
+/**
+ * One customer's result in the seed's shape, plus the optional explain/raw fields. `scorer` is
+ * the model, or a profile of it (which also counts the customer; the raw probability of a plain
+ * prediction comes from the model, uncounted).
+ */
+function scoreOne(scorer, model, customer, opts, timestamp) {
   let r;
   if (opts.explain) {
-    const e = model.explain(customer, opts.top);
+    const e = scorer.explain(customer, opts.top);
     r = {
       churn_probability: e.churn_probability,
       churn_prediction: e.churn_prediction,
@@ -220,7 +224,7 @@ function scoreOne(model, customer, opts, timestamp) {
     if (opts.raw) r.churn_probability_raw = e.churn_probability_raw;
     r.top_factors = e.top_factors;
   } else {
-    r = model.predict(customer);
+    r = scorer.predict(customer);
     if (opts.raw) r.churn_probability_raw = model.probability(customer);
   }
   if (timestamp !== undefined) r.prediction_timestamp = timestamp;
@@ -357,14 +361,8 @@ export function createWorker(wasmModule, modelBytes) {
         const opts = readOptions(url);
         const customer = await readJson(request, config);
         try {
-          if (profile === null) return scoreOne(model, customer, opts, new Date().toISOString());
-          if (!opts.explain && !opts.raw) {
-            const r = profile.predict(customer); // scores and counts (a refusal as invalid, by field)
-            r.prediction_timestamp = new Date().toISOString();
-            return r;
-          }
-          profile.add(customer);
-          return scoreOne(model, customer, opts, new Date().toISOString());
+          // The profile scores and counts (a refusal as invalid, by field) in the same call.
+          return scoreOne(profile ?? model, model, customer, opts, new Date().toISOString());
         } catch (e) {
           if (!isInvalidInput(e)) throw e; // not the client's mistake: a 500
           throw new HttpError(400, e.message, detailsOf(e.details, e.message, "body"));
@@ -400,29 +398,35 @@ export function createWorker(wasmModule, modelBytes) {
         }
         // Plain batches go through the core in one call; explain/raw need one call per row.
         // The profile counts the scored rows of an accepted batch, and the refused rows of a
-        // refused one (its good rows were not served: a corrected retry counts them).
+        // refused one (its good rows were not served: a corrected retry counts them): a plain
+        // batch with `atomic`, an explained one through a profile of its own merged if accepted.
         const plain = !opts.explain && !opts.raw;
-        const results = !plain
-          ? customers.map((c, row) => {
-              try {
-                return scoreOne(model, c, opts);
-              } catch (e) {
-                if (!isInvalidInput(e)) throw e;
-                return { row, error: e.message, details: e.details };
-              }
-            })
-          : profile !== null
-            ? profile.predictBatch(customers, true)
-            : model.predictBatch(customers);
+        const own = !plain && profile !== null ? model.newProfile() : null;
+        let results;
+        try {
+          results = !plain
+            ? customers.map((c, row) => {
+                try {
+                  return scoreOne(own ?? model, model, c, opts);
+                } catch (e) {
+                  if (!isInvalidInput(e)) throw e;
+                  return { row, error: e.message, details: e.details };
+                }
+              })
+            : profile !== null
+              ? profile.predictBatch(customers, true)
+              : model.predictBatch(customers);
+          if (own !== null && results.every((r) => r.error === undefined)) profile.merge(own);
+          else if (own !== null) for (const r of results) if (r.error !== undefined) profile.add(customers[r.row]);
+        } finally {
+          own?.free();
+        }
         const details = [];
         let bad = 0;
         for (const r of results) {
           if (r.error === undefined) continue;
           bad += 1;
           for (const d of detailsOf(r.details, r.error, "customers")) details.push({ row: r.row, ...d });
-        }
-        if (!plain && profile !== null) {
-          for (let i = 0; i < customers.length; i++) if (bad === 0 || results[i].error !== undefined) profile.add(customers[i]);
         }
         if (bad > 0) {
           const firstBad = results.find((r) => r.error !== undefined);
