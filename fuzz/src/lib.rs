@@ -320,7 +320,9 @@ fn to_text(d: &inference_wasm::Doc) -> String {
                 Doc::Count(n) => (*n).into(),
                 Doc::Text(t) => t.as_str().into(),
                 Doc::List(items) => items.iter().map(go).collect(),
-                Doc::Map(entries) => entries.iter().map(|(k, v)| (k.to_string(), go(v))).collect::<serde_json::Map<_, _>>().into(),
+                Doc::Map(entries) => {
+                    entries.iter().map(|(k, v)| (k.to_string(), go(v))).collect::<serde_json::Map<_, _>>().into()
+                }
             }
         }
         go(d)
