@@ -16,7 +16,7 @@ fn monitoring_url(url: &str) -> Result<String> {
     if u.starts_with("https://") {
         bail!(
             "--from {u}: https is not supported by this build of churn (no TLS stack, as for MLflow); \
-             reach the Worker through a local http:// proxy or fetch /monitoring with curl and merge in the browser"
+             reach the Worker through a local http:// proxy that forwards to it"
         );
     }
     if !u.starts_with("http://") || u.len() <= "http://".len() {
