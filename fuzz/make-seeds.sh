@@ -5,6 +5,8 @@
 #                    format-version-1 reader), and two small forests the CLI trains (1 tree on 2 fields; 3 trees
 #                    on 5 fields with held-out metrics and most-frequent unknown categories), so
 #                    mutations are cheap and every section of the format is present.
+#   corpus/profile:  profiles of golden.bin as JSON (its training profile, the golden cases' profile
+#                    with refusals, an empty one), made by the npm package (needs www/pkg: npm run build).
 #   corpus/record:   golden cases as JSON objects, a batch array, CSV lines, and bad values
 #                    (wrong types, unknown categories, blanks, nulls, huge and non-finite numbers).
 # Inputs found by fuzzing that are worth keeping go in the same folders as cov-<sha1>
@@ -81,4 +83,22 @@ with open("fuzz/record.dict", "w", encoding="utf-8") as f:
     for t in ["null", "true", "false", "{", "}", "[", "]", ":", ",", "\" \"", "1e308", "-0", "NaN", "\\u0000"]:
         f.write("%s\n" % json.dumps(t))
 PY
-ls -l "$out"/artifact "$out"/record
+
+mkdir -p "$out/profile"
+[ -f www/pkg/node.js ] || { echo "make-seeds: www/pkg is missing (cd www && npm run build)" >&2; exit 1; }
+node --input-type=module - "$out/profile" <<'JS'
+import { readFileSync, writeFileSync } from "node:fs";
+import { ChurnModel } from "./www/pkg/node.js";
+import { cases } from "./www/test/golden.mjs";
+const out = process.argv[2];
+const model = new ChurnModel(readFileSync("tests/fixtures/golden.bin"));
+const put = (name, v) => writeFileSync(`${out}/seed-${name}.json`, JSON.stringify(v));
+put("reference", model.referenceProfile());
+const p = model.newProfile();
+put("empty", p.toJSON());
+for (const c of cases) p.add(c);
+p.add({ ...cases[0], Contract: "Weekly", tenure: "abc" });
+p.add(7);
+put("golden-cases", p.toJSON());
+JS
+ls -l "$out"/artifact "$out"/record "$out"/profile

@@ -3,9 +3,10 @@
 # with debug assertions and overflow checks). Targets (fuzz/fuzz_targets, checks in fuzz/src/lib.rs):
 #   artifact  model files through Model::from_bytes (as given, and re-wrapped in a valid header)
 #   record    customer records (JSON or a CSV line) through encode/probability/score/explain
+#   profile   profiles as JSON text (GET /monitoring's, as churn monitor --from reads them) through Profile::from_json
 #
 #   bash scripts/fuzz.sh                      short bounded run of each target (the test command's
-#                                             step: FUZZ_SECONDS per target, default 25, ≤ 60 s total)
+#                                             step: FUZZ_SECONDS per target, default 20, ≤ 60 s total)
 #   bash scripts/fuzz.sh long [RUNS] [TARGET...]
 #                                             campaign for the figures: RUNS executions per target
 #                                             (default 10000000), one target after another at nice 10;
@@ -24,7 +25,7 @@ exec </dev/null
 
 mode=${1:-short}
 [ $# -gt 0 ] && shift
-targets_all=(artifact record)
+targets_all=(artifact record profile)
 scratch=build/fuzz
 mkdir -p "$scratch"
 
@@ -35,6 +36,7 @@ flags_for() {
   case "$1" in
     artifact) echo "-max_len=65536" ;;
     record) echo "-max_len=4096 -dict=fuzz/record.dict" ;;
+    profile) echo "-max_len=16384" ;;
     *) echo "unknown fuzz target: $1" >&2; exit 2 ;;
   esac
 }
@@ -77,7 +79,7 @@ summary() { # target, log file
 
 case "$mode" in
   short)
-    secs=${FUZZ_SECONDS:-25}
+    secs=${FUZZ_SECONDS:-20}
     sanitizer=${sanitizer:-address}
     build
     for t in "${targets_all[@]}"; do
@@ -119,7 +121,8 @@ case "$mode" in
       case "$f" in
         *artifact*) t=artifact ;;
         *record*) t=record ;;
-        *) echo "$f: cannot tell the target from the path (needs 'artifact' or 'record')" >&2; exit 2 ;;
+        *profile*) t=profile ;;
+        *) echo "$f: cannot tell the target from the path (needs 'artifact', 'record' or 'profile')" >&2; exit 2 ;;
       esac
       cargo +nightly fuzz run --sanitizer "$sanitizer" "$t" "$f" -- "${common[@]}" -runs=1
     done

@@ -115,6 +115,34 @@ for t in [t1, t2, t3]:
 
 check(api("registered-models/get", name="telco")["registered_model"]["name"] == "telco", "registered model")
 
+# 1b. `churn monitor --tracking-uri`: the drift figures of recent rows go to the run that trained
+#     the model (found by its tag churn.model_version), equal to what --json prints; a model that
+#     MLflow never saw is an error (exit 2) naming its version.
+monitored = os.path.join(REG, "models", "telco", "versions", "3", "model.bin")
+env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+p = subprocess.run([CHURN, "monitor", "--model", monitored, "--data", TEST, "--json", "--tracking-uri", URI],
+                   capture_output=True, text=True, env=env)
+check(p.returncode == 0, f"monitor --tracking-uri: {p.stdout}{p.stderr}")
+drift = json.loads(p.stdout)
+run_id = local("runs", t3["registry"]["run_id"], "mlflow.json")["run_id"]
+check(f"logged the drift figures to MLflow run {run_id}" in p.stderr, f"monitor names the run: {p.stderr}")
+data = api("runs/get", run_id=run_id)["run"]["data"]
+metrics = {m["key"]: m["value"] for m in data["metrics"]}
+for f in drift["fields"]:
+    check(metrics[f"drift.psi.{f['field']}"] == f["psi"], f"drift.psi.{f['field']} equals --json")
+    check(metrics[f"drift.js.{f['field']}"] == f["js"], f"drift.js.{f['field']} equals --json")
+check(metrics["drift.score_psi"] == drift["score"]["psi"], "drift.score_psi")
+check(metrics["drift.rows"] == drift["rows"], "drift.rows")
+check(metrics["drift.level"] == {"stable": 0, "watch": 1, "drifted": 2}[drift["level"]], "drift.level")
+check(metrics["drift.risk.HIGH"] == drift["score"]["risk"]["HIGH"]["current"], "drift.risk.HIGH")
+tags = {x["key"]: x["value"] for x in data["tags"]}
+check(tags["churn.drift.level"] == drift["level"] and tags["churn.drift.source"] == TEST, "drift tags")
+history = api("metrics/get-history", run_id=run_id, metric_key="drift.score_psi")["metrics"]
+check(len(history) == 1, "one drift check, one point")
+p = subprocess.run([CHURN, "monitor", "--model", "tests/fixtures/golden.bin", "--data", TEST, "--tracking-uri", URI],
+                   capture_output=True, text=True, env=env)
+check(p.returncode == 2 and "has no run of model version golden-1" in p.stderr, f"unknown model refused: {p.stderr}")
+
 
 def mlflow_alias(alias="production"):
     return api("registered-models/alias", name="telco", alias=alias)["model_version"]["version"]

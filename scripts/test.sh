@@ -37,7 +37,7 @@ export CHURN_WHEEL_BUILT=1   # build/py-venv now has the current wheel (see scri
 echo "== MLflow: churn train/promote/rollback against a real mlflow server on loopback; pyfunc and spark_udf (scripts/test-mlflow.sh)"
 bash scripts/test-mlflow.sh
 
-echo "== fuzzing: each cargo-fuzz target for 25 s from the committed seeds (scripts/fuzz.sh)"
+echo "== fuzzing: each cargo-fuzz target for 20 s from the committed seeds (scripts/fuzz.sh)"
 bash scripts/fuzz.sh
 
 echo "== supply chain: cargo deny licenses, bans, sources (offline; advisories: see deny.toml)"

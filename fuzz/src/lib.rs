@@ -285,3 +285,47 @@ fn check_columnar<'a>(model: &Model, get: impl Fn(usize, &str) -> Value<'a>, exp
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Profiles
+
+/// A profile as `churn monitor --from` reads it from a Worker (`Profile::from_json`, with the
+/// core's own JSON reader): any text gives a profile or an error, never a panic. A profile that
+/// reads must be consistent (it merges into the reference's bins, gives drift figures in range)
+/// and must read back from its own JSON unchanged.
+pub fn profile(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let model = &models()[0];
+    let Ok(p) = inference_wasm::Profile::from_json(model, text) else { return };
+    let mut sum = inference_wasm::profile::empty_profile(model).expect("golden.bin has a reference");
+    sum.merge(&p).expect("a profile that reads has the model's bins");
+    assert_eq!(sum, p);
+    let reference = model.artifact().profile.as_ref().expect("reference");
+    let d = inference_wasm::profile::drift(reference, &p).expect("same bins");
+    assert!(d.score_psi.is_finite() && d.score_psi >= 0.0);
+    assert!(d.fields.iter().all(|f| f.psi.is_finite() && (0.0..=1.0 + 1e-12).contains(&f.js)));
+    let again = inference_wasm::Profile::from_json(model, &to_text(&p.doc(model))).expect("its own JSON reads back");
+    assert_eq!(again, p);
+}
+
+/// JSON text of a `Doc` (serde_json, as the CLI prints it).
+fn to_text(d: &inference_wasm::Doc) -> String {
+    use inference_wasm::Doc;
+    let v = |d: &Doc| -> serde_json::Value {
+        fn go(d: &Doc) -> serde_json::Value {
+            match d {
+                Doc::Null => serde_json::Value::Null,
+                Doc::Bool(b) => (*b).into(),
+                Doc::Number(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into),
+                Doc::Count(n) => (*n).into(),
+                Doc::Text(t) => t.as_str().into(),
+                Doc::List(items) => items.iter().map(go).collect(),
+                Doc::Map(entries) => {
+                    entries.iter().map(|(k, v)| (k.to_string(), go(v))).collect::<serde_json::Map<_, _>>().into()
+                }
+            }
+        }
+        go(d)
+    };
+    v(d).to_string()
+}

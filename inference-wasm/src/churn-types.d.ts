@@ -307,5 +307,78 @@ export interface CsvChunk {
   errors: CsvRowError[];
 }
 
+/** One field's counts in a {@link ProfileJSON}. */
+export interface FieldProfileJSON {
+  /** The field's name. */
+  name: string;
+  /** Numeric fields: the bin edges (the training rows' deciles); a value goes to the first bin whose edge is >= it, or the last. */
+  edges?: number[];
+  /** Categorical fields: the levels, one bin each. */
+  levels?: string[];
+  /** Rows per bin: `edges.length + 1` bins, or one per level. */
+  counts: number[];
+  /** Blank or null values. */
+  missing: number;
+  /** Categories never seen in training. */
+  unseen: number;
+  /** Rows refused because of this field. */
+  invalid: number;
+}
+
+/**
+ * A profile's counts (`ChurnProfile.toJSON()`, `ChurnModel.referenceProfile()`, the Worker's
+ * `GET /monitoring` `profile`): what `ChurnProfile.merge` and `churn monitor --from` read.
+ */
+export interface ProfileJSON {
+  format: "churn-profile/1";
+  /** The model it counts for: merging or comparing with another model's profile throws. */
+  model: { name: string; version: string };
+  /** Rows scored. */
+  rows: number;
+  /** Rows refused (each also counted in the `invalid` of every field at fault). */
+  invalid_rows: number;
+  fields: FieldProfileJSON[];
+  /** Scores per bin of width 1/20 (`[k/20, (k+1)/20)`, the last closed). */
+  scores: number[];
+  /** Rows per risk band. */
+  risk: { HIGH: number; MEDIUM: number; LOW: number };
+  /** The model's PSI levels: below `watch` stable, from `drifted` drifted. */
+  thresholds: { watch: number; drifted: number };
+}
+
+/** How far a distribution moved: population stability index below the model's `watch` threshold (0.1 by default) is stable, from `drifted` (0.2) drifted. */
+export type DriftLevel = "stable" | "watch" | "drifted";
+
+/** A rate in the training rows and in the profiled ones. */
+export interface RatePair {
+  reference: number;
+  current: number;
+}
+
+/** One field of {@link Drift}. */
+export interface FieldDrift {
+  field: string;
+  /** Population stability index over the bins plus missing and unseen. */
+  psi: number;
+  /** Jensen-Shannon distance (base 2, in [0, 1]). */
+  js: number;
+  level: DriftLevel;
+  missing: RatePair;
+  unseen: RatePair;
+  /** Share of the profiled rows refused because of this field. */
+  invalid: number;
+}
+
+/** `ChurnProfile.drift()`: the object `churn monitor --json` prints (without `outcome`). */
+export interface Drift {
+  /** The worst level of the fields and the score. */
+  level: DriftLevel;
+  rows: number;
+  invalid_rows: number;
+  score: { psi: number; level: DriftLevel; risk: { HIGH: RatePair; MEDIUM: RatePair; LOW: RatePair } };
+  /** Most drifted first. */
+  fields: FieldDrift[];
+}
+
 /** The model file's bytes: Node's `readFileSync(path)`, `new Uint8Array(await (await fetch(url)).arrayBuffer())`. */
 export type ModelBytes = Uint8Array | ArrayBuffer | number[];

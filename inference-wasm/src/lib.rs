@@ -14,6 +14,7 @@ pub mod artifact;
 pub mod card;
 pub mod doc;
 pub mod forest;
+pub mod json;
 pub mod metrics;
 pub mod output;
 pub mod policy;

@@ -10,6 +10,7 @@
 use bincode::{Decode, Encode};
 
 use crate::doc::Doc;
+use crate::json::Json;
 use crate::schema::{FieldKind, Schema, Unknown};
 use crate::value::{InputError, Problem, Value};
 use crate::{Model, Risk};
@@ -319,10 +320,16 @@ fn shares(counts: &[u64]) -> Vec<f64> {
     counts.iter().map(|&c| if total == 0 { 0.0 } else { c as f64 / total as f64 }.max(1e-4)).collect()
 }
 
+/// The natural logarithm, one software implementation on every target (std's calls the
+/// platform's libm), so that the CLI, the browser and the Worker report the same drift figures.
+fn ln(x: f64) -> f64 {
+    libm::log(x)
+}
+
 /// Population stability index: Σ (a − e) ln(a / e) over the bins.
 pub fn psi(expected: &[u64], actual: &[u64]) -> f64 {
     let (e, a) = (shares(expected), shares(actual));
-    e.iter().zip(&a).map(|(e, a)| (a - e) * (a / e).ln()).sum()
+    e.iter().zip(&a).map(|(e, a)| (a - e) * ln(a / e)).sum()
 }
 
 /// Jensen–Shannon distance (base 2, in [0, 1]): the square root of the divergence.
@@ -334,13 +341,13 @@ pub fn js_distance(expected: &[u64], actual: &[u64]) -> f64 {
         let (p, q) = (e as f64 / te, a as f64 / ta);
         let m = (p + q) / 2.0;
         if p > 0.0 {
-            d += 0.5 * p * (p / m).log2();
+            d += 0.5 * p * ln(p / m);
         }
         if q > 0.0 {
-            d += 0.5 * q * (q / m).log2();
+            d += 0.5 * q * ln(q / m);
         }
     }
-    d.max(0.0).sqrt()
+    (d / std::f64::consts::LN_2).max(0.0).sqrt()
 }
 
 /// One field's bins with missing and unseen as two more bins (so a rise in either moves the PSI).
@@ -474,6 +481,219 @@ pub fn empty_profile(model: &Model) -> Option<Profile> {
     model.artifact().profile.as_ref().map(Profile::empty_like)
 }
 
+/// The `format` of a profile as JSON ([`Profile::doc`], [`Profile::from_json`]).
+pub const PROFILE_FORMAT: &str = "churn-profile/1";
+
+/// Whole counts a JSON number holds exactly (JavaScript's safe integers).
+const MAX_COUNT: f64 = 9_007_199_254_740_991.0;
+
+impl Profile {
+    /// Scores one record into the profile: encodes it (also marking missing and unseen values),
+    /// scores it, and counts it; a record the model refuses is counted as invalid for each field
+    /// at fault, and its error returned. `x` and `marks` are scratch space of
+    /// [`Model::n_features`] each (reused by the caller: nothing is allocated for a good row).
+    pub fn score<'a>(
+        &mut self,
+        model: &Model,
+        get: impl FnMut(usize, &str) -> Value<'a>,
+        x: &mut [f64],
+        marks: &mut [Mark],
+    ) -> Result<f64, InputError> {
+        match model.encode_marked(get, x, marks) {
+            Ok(()) => {
+                let p = model.probability(x);
+                self.add(x, marks, p, model.decide(p).risk);
+                Ok(p)
+            }
+            Err(e) => {
+                self.add_invalid(model.schema(), &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// The profile as JSON (what the Worker's `GET /monitoring` serves, `ChurnProfile.toJSON()`
+    /// returns and `churn monitor --from` merges): `{format, model: {name, version}, rows,
+    /// invalid_rows, fields: [{name, edges (numeric) | levels (categorical), counts, missing,
+    /// unseen, invalid}], scores, risk: {HIGH, MEDIUM, LOW}, thresholds: {watch, drifted}}`
+    /// (the thresholds are the model's; reading a profile takes them from the model).
+    pub fn doc(&self, model: &Model) -> Doc {
+        let counts = |c: &[u64]| Doc::List(c.iter().map(|&n| Doc::Count(n)).collect());
+        let fields = model
+            .schema()
+            .fields
+            .iter()
+            .zip(&self.fields)
+            .map(|(f, p)| {
+                let d = Doc::map().with("name", f.name.as_str());
+                let d = match &f.kind {
+                    FieldKind::Numeric(_) => {
+                        d.with("edges", Doc::List(p.edges.iter().map(|&e| Doc::Number(e)).collect()))
+                    }
+                    FieldKind::Categorical(c) => {
+                        d.with("levels", Doc::List(c.levels.iter().map(|l| Doc::from(l.as_str())).collect()))
+                    }
+                };
+                d.with("counts", counts(&p.counts))
+                    .with("missing", p.missing)
+                    .with("unseen", p.unseen)
+                    .with("invalid", p.invalid)
+            })
+            .collect::<Vec<_>>();
+        let card = model.card();
+        Doc::map()
+            .with("format", PROFILE_FORMAT)
+            .with("model", Doc::map().with("name", card.name.as_str()).with("version", card.version.as_str()))
+            .with("rows", self.rows)
+            .with("invalid_rows", self.invalid_rows)
+            .with("fields", fields)
+            .with("scores", counts(&self.scores))
+            .with("risk", Doc::map().with("HIGH", self.risk[0]).with("MEDIUM", self.risk[1]).with("LOW", self.risk[2]))
+            .with(
+                "thresholds",
+                Doc::map().with("watch", self.thresholds.watch).with("drifted", self.thresholds.drifted),
+            )
+    }
+
+    /// Reads a profile written by [`Profile::doc`] for `model`: checks that it is a profile of
+    /// this model (name, version, fields, levels and bin edges, bit for bit) and that its counts
+    /// are whole, consistent numbers. Any text gives a profile or an error naming the problem.
+    pub fn from_json(model: &Model, text: &str) -> Result<Profile, String> {
+        let v = crate::json::parse(text)?;
+        let mut p = empty_profile(model).ok_or_else(|| {
+            format!(
+                "model {} {} carries no training profile (format version 3 or later is needed to monitor)",
+                model.card().name,
+                model.card().version
+            )
+        })?;
+        let format = text_at(&v, "", "format")?;
+        if format != PROFILE_FORMAT {
+            return Err(format!("profile: format is \"{format}\", expected \"{PROFILE_FORMAT}\""));
+        }
+        let m = at(&v, "", "model")?;
+        let (name, version) = (text_at(m, "model.", "name")?, text_at(m, "model.", "version")?);
+        let card = model.card();
+        if name != card.name || version != card.version {
+            return Err(format!(
+                "profile is of model {name} {version}, not of {} {}: profiles of different models cannot be merged or compared",
+                card.name, card.version
+            ));
+        }
+        p.rows = count_at(&v, "", "rows")?;
+        p.invalid_rows = count_at(&v, "", "invalid_rows")?;
+        let fields = list_at(&v, "", "fields")?;
+        let schema = &model.schema().fields;
+        if fields.len() != schema.len() {
+            return Err(format!("profile: {} fields, this model has {}", fields.len(), schema.len()));
+        }
+        let all = p.rows + p.invalid_rows;
+        for ((j, f), fp) in fields.iter().zip(schema).zip(&mut p.fields) {
+            let got = text_at(j, "fields[].", "name")?;
+            if got != f.name {
+                return Err(format!(
+                    "profile: field \"{got}\" where this model has \"{}\": another model's profile",
+                    f.name
+                ));
+            }
+            let path = format!("{}.", f.name);
+            let same = match &f.kind {
+                FieldKind::Numeric(_) => {
+                    let edges = list_at(j, &path, "edges")?;
+                    edges.len() == fp.edges.len()
+                        && edges
+                            .iter()
+                            .zip(&fp.edges)
+                            .all(|(a, b)| matches!(a, Json::Number(x) if x.to_bits() == b.to_bits()))
+                }
+                FieldKind::Categorical(c) => {
+                    let levels = list_at(j, &path, "levels")?;
+                    levels.len() == c.levels.len()
+                        && levels.iter().zip(&c.levels).all(|(a, b)| matches!(a, Json::Text(t) if t == b))
+                }
+            };
+            if !same {
+                return Err(format!("profile: {}: its bins differ from this model's: another model's profile", f.name));
+            }
+            counts_at(j, &path, "counts", &mut fp.counts)?;
+            fp.missing = count_at(j, &path, "missing")?;
+            fp.unseen = count_at(j, &path, "unseen")?;
+            fp.invalid = count_at(j, &path, "invalid")?;
+            let seen =
+                fp.counts.iter().try_fold(fp.missing, |a, &c| a.checked_add(c)).and_then(|s| s.checked_add(fp.unseen));
+            if seen.is_none_or(|s| s > all) || fp.invalid > p.invalid_rows {
+                return Err(format!("profile: {}: counts add up to more rows than the profile has", f.name));
+            }
+        }
+        counts_at(&v, "", "scores", &mut p.scores)?;
+        let r = at(&v, "", "risk")?;
+        for (k, band) in ["HIGH", "MEDIUM", "LOW"].into_iter().enumerate() {
+            p.risk[k] = count_at(r, "risk.", band)?;
+        }
+        let sum = |c: &[u64]| c.iter().try_fold(0u64, |a, &c| a.checked_add(c));
+        if sum(&p.scores) != Some(p.rows) || sum(&p.risk) != Some(p.rows) {
+            return Err("profile: scores and risk bands must each add up to rows".into());
+        }
+        Ok(p)
+    }
+}
+
+/// `v[key]`, with `path` naming `v` in the error.
+#[inline(never)]
+fn at<'j>(v: &'j Json, path: &str, key: &str) -> Result<&'j Json, String> {
+    match v {
+        Json::Map(_) => v.get(key).ok_or_else(|| format!("profile: {path}{key}: missing")),
+        other => Err(format!("profile: {path}{key}: expected an object around it, got {}", other.kind())),
+    }
+}
+
+fn text_at<'j>(v: &'j Json, path: &str, key: &str) -> Result<&'j str, String> {
+    match at(v, path, key)? {
+        Json::Text(t) => Ok(t),
+        other => Err(format!("profile: {path}{key}: expected a string, got {}", other.kind())),
+    }
+}
+
+fn list_at<'j>(v: &'j Json, path: &str, key: &str) -> Result<&'j [Json], String> {
+    match at(v, path, key)? {
+        Json::List(items) => Ok(items),
+        other => Err(format!("profile: {path}{key}: expected an array, got {}", other.kind())),
+    }
+}
+
+/// A whole number ≥ 0 that JSON holds exactly.
+#[inline(never)]
+fn count(v: &Json, path: &str, key: &str) -> Result<u64, String> {
+    match *v {
+        Json::Number(x) if (0.0..=MAX_COUNT).contains(&x) && x.fract() == 0.0 => Ok(x as u64),
+        ref other => Err(format!("profile: {path}{key}: expected a whole number >= 0, got {}", describe(other))),
+    }
+}
+
+fn count_at(v: &Json, path: &str, key: &str) -> Result<u64, String> {
+    count(at(v, path, key)?, path, key)
+}
+
+/// `v[key]` into `out`, which has the model's number of bins.
+fn counts_at(v: &Json, path: &str, key: &str, out: &mut [u64]) -> Result<(), String> {
+    let items = list_at(v, path, key)?;
+    if items.len() != out.len() {
+        return Err(format!("profile: {path}{key}: {} bins, this model has {}", items.len(), out.len()));
+    }
+    for (o, c) in out.iter_mut().zip(items) {
+        *o = count(c, path, key)?;
+    }
+    Ok(())
+}
+
+/// A JSON value for a message: numbers as they are, other values by kind.
+fn describe(v: &Json) -> String {
+    match v {
+        Json::Number(x) => crate::output::number(*x),
+        other => other.kind().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,5 +785,124 @@ mod tests {
         assert_eq!(t.level(0.1), Level::Watch);
         assert_eq!(t.level(0.25), Level::Drifted);
         assert!(DriftThresholds { watch: 0.3, drifted: 0.2 }.validate().is_err());
+    }
+
+    /// JSON text of a Doc, as the CLI's serde_json and the bindings' JSON.stringify write it.
+    fn text(d: &Doc) -> String {
+        match d {
+            Doc::Null => "null".into(),
+            Doc::Bool(b) => b.to_string(),
+            Doc::Number(x) => crate::output::number(*x),
+            Doc::Count(n) => n.to_string(),
+            Doc::Text(t) => format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\"")),
+            Doc::List(v) => format!("[{}]", v.iter().map(text).collect::<Vec<_>>().join(",")),
+            Doc::Map(e) => {
+                format!("{{{}}}", e.iter().map(|(k, v)| format!("\"{k}\":{}", text(v))).collect::<Vec<_>>().join(","))
+            }
+        }
+    }
+
+    fn golden() -> (Model, Vec<Vec<String>>, Vec<String>) {
+        let model = Model::from_bytes(include_bytes!("../../tests/fixtures/golden.bin")).unwrap();
+        let csv = include_str!("../../tests/fixtures/golden_cases.csv");
+        let mut lines = csv.lines();
+        let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+        let rows = lines.map(|l| l.split(',').map(String::from).collect()).collect();
+        (model, rows, header)
+    }
+
+    /// The golden cases scored into a profile with `Profile::score`, plus one refused row.
+    fn scored(model: &Model, rows: &[Vec<String>], header: &[String]) -> Profile {
+        let mut p = empty_profile(model).unwrap();
+        let n = model.n_features();
+        let (mut x, mut marks) = (vec![0.0; n], vec![Mark::Seen; n]);
+        for r in rows {
+            let get = |_: usize, name: &str| Value::Text(&r[header.iter().position(|h| h == name).unwrap()]);
+            let prob = p.score(model, get, &mut x, &mut marks).unwrap();
+            assert_eq!(prob.to_bits(), model.probability_of(get).unwrap().to_bits());
+        }
+        let bad = |_: usize, name: &str| {
+            Value::Text(if name == "tenure" {
+                "abc"
+            } else if name == "Contract" {
+                "Weekly"
+            } else {
+                "1"
+            })
+        };
+        assert!(p.score(model, bad, &mut x, &mut marks).is_err());
+        p
+    }
+
+    #[test]
+    fn score_counts_rows_and_refusals_by_field() {
+        let (model, rows, header) = golden();
+        let p = scored(&model, &rows, &header);
+        assert_eq!(p.rows, rows.len() as u64);
+        assert_eq!(p.invalid_rows, 1);
+        let f = |name: &str| &p.fields[model.schema().index_of(name).unwrap()];
+        assert_eq!(f("tenure").invalid, 1);
+        assert_eq!((f("Contract").invalid, f("Contract").unseen), (1, 1));
+        assert_eq!(f("gender").invalid, 1); // "1" is no gender
+        assert_eq!(p.scores.iter().sum::<u64>(), p.rows);
+        assert_eq!(p.risk.iter().sum::<u64>(), p.rows);
+    }
+
+    #[test]
+    fn json_round_trips_exactly_and_refuses_another_models_or_a_damaged_profile() {
+        let (model, rows, header) = golden();
+        let p = scored(&model, &rows, &header);
+        let json = text(&p.doc(&model));
+        assert!(
+            json.starts_with(r#"{"format":"churn-profile/1","model":{"name":"golden","version":"golden-1"},"rows":"#),
+            "{json}"
+        );
+        assert_eq!(Profile::from_json(&model, &json).unwrap(), p);
+        let reference = model.artifact().profile.clone().unwrap();
+        assert_eq!(Profile::from_json(&model, &text(&reference.doc(&model))).unwrap(), reference);
+        let refused = |edit: &dyn Fn(&str) -> String, want: &str| {
+            let bad = edit(&json);
+            assert_ne!(bad, json, "the edit for {want:?} changed nothing");
+            let e = Profile::from_json(&model, &bad).unwrap_err();
+            assert!(e.contains(want), "{want:?} not in {e:?}");
+        };
+        refused(&|j| j.replace("golden-1", "golden-2"), "profile is of model golden golden-2, not of golden golden-1");
+        refused(&|j| j.replace("churn-profile/1", "churn-profile/9"), "format is \"churn-profile/9\"");
+        let tenure = &reference.fields[model.schema().index_of("tenure").unwrap()];
+        let e0 = crate::output::number(tenure.edges[0]);
+        refused(&|j| j.replacen(&format!("\"edges\":[{e0},"), &format!("\"edges\":[{e0}.5,"), 1), "its bins differ");
+        refused(
+            &|j| j.replacen("\"name\":\"gender\"", "\"name\":\"sex\"", 1),
+            "field \"sex\" where this model has \"gender\"",
+        );
+        refused(&|j| j.replacen("\"counts\":[", "\"counts\":[1,", 1), "bins, this model has");
+        refused(&|j| j.replacen("\"missing\":0", "\"missing\":-1", 1), "missing: expected a whole number >= 0, got -1");
+        refused(&|j| j.replacen("\"missing\":0", "\"missing\":0.5", 1), "got 0.5");
+        refused(&|j| j.replacen("\"missing\":0", "\"missing\":\"0\"", 1), "got a string");
+        refused(&|j| j.replacen("\"missing\":0", "\"missing\":1e9", 1), "counts add up to more rows");
+        refused(&|j| j.replacen("\"HIGH\":", "\"HIGH\":1000+", 1), "malformed JSON");
+        refused(&|j| j.replacen("\"LOW\":", "\"LOW\":1", 1), "scores and risk bands must each add up to rows");
+        refused(&|j| j.replacen("\"risk\":", "\"riskk\":", 1), "profile: risk: missing");
+        refused(&|_| "[]".into(), "profile: format: expected an object around it, got an array");
+        // No input panics: every truncation and many byte edits of a good profile.
+        for i in 0..json.len() {
+            assert!(Profile::from_json(&model, &json[..i]).is_err());
+        }
+        let b = json.as_bytes();
+        for i in (0..b.len()).step_by(3) {
+            for c in [b'0', b'9', b'-', b'"', b'[', b'{', b'.', b'e'] {
+                let mut v = b.to_vec();
+                v[i] = c;
+                let _ = Profile::from_json(&model, std::str::from_utf8(&v).unwrap());
+            }
+        }
+        // A profile of another model (the v1 fixture has no reference; the GBT golden has other bins).
+        let gbt = Model::from_bytes(include_bytes!("../../tests/fixtures/golden_gbt.bin")).unwrap();
+        if let Some(g) = empty_profile(&gbt) {
+            let e = Profile::from_json(&model, &text(&g.doc(&gbt))).unwrap_err();
+            assert!(e.starts_with("profile is of model"), "{e}");
+        }
+        let v1 = Model::from_bytes(include_bytes!("../../tests/fixtures/format_v1.bin")).unwrap();
+        assert!(Profile::from_json(&v1, &json).unwrap_err().contains("carries no training profile"));
     }
 }

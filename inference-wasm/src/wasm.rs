@@ -9,7 +9,7 @@ use js_sys::{Array, Float64Array, JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::doc::{self, Doc};
-use crate::{Column, CsvLayout, Evaluation, FieldKind, InputError, Model, Risk, RowError, Value};
+use crate::{Column, CsvLayout, Evaluation, FieldKind, InputError, Mark, Model, Profile, Risk, RowError, Value};
 
 /// Strings longer than this are not copied into wasm memory: no level or number is that long.
 const MAX_TEXT: u32 = 4096;
@@ -86,6 +86,19 @@ const TYPES: &str = include_str!("churn-types.d.ts");
 /// A churn model loaded from the bytes `churn train` wrote.
 #[wasm_bindgen]
 pub struct ChurnModel {
+    /// Shared with the `ChurnProfile`s made from it.
+    inner: Rc<Inner>,
+}
+
+impl std::ops::Deref for ChurnModel {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+/// A model and what its bindings made once for it.
+pub struct Inner {
     /// Shared with the `CsvScorer`s made from it.
     model: Rc<Model>,
     /// The schema's field names as JS strings, made once.
@@ -230,6 +243,9 @@ fn to_js(d: &Doc) -> Result<JsValue, JsError> {
     })
 }
 
+/// A customer's features and how each was read (marks only when counting).
+type Encoded = (Vec<f64>, Vec<Mark>);
+
 /// Why a customer was not scored.
 enum Refused {
     /// Not an object at all.
@@ -238,7 +254,7 @@ enum Refused {
     Input(InputError),
 }
 
-impl ChurnModel {
+impl Inner {
     /// Reads the schema's fields out of a JS object.
     fn cells(&self, customer: &JsValue) -> Result<Vec<Cell>, Refused> {
         if !customer.is_object() || Array::is_array(customer) || customer.is_function() {
@@ -311,6 +327,108 @@ impl ChurnModel {
         self.error(&Self::message(r), &self.details(r, None))
     }
 
+    /// `predictBatch`; with a profile, every customer is also counted (with `atomic`, a batch
+    /// with a refused customer counts only the refused ones).
+    fn batch(&self, customers: &JsValue, mut profile: Option<(&mut Profile, bool)>) -> Result<Array, JsValue> {
+        if !Array::is_array(customers) {
+            let got = kind_of(customers);
+            return Err(self.error(&format!("expected an array of customers, got {got}"), &Array::new()));
+        }
+        let arr: &Array = customers.unchecked_ref();
+        let model = &self.model;
+        let n = model.n_features();
+        let counting = profile.is_some();
+        // Every customer is read first, so that an atomic batch can count only its refusals.
+        let read: Vec<Result<Encoded, Refused>> = arr
+            .iter()
+            .map(|c| {
+                let cells = self.cells(&c)?;
+                let mut x = vec![0.0; n];
+                // Marks (missing, unseen) only when counting.
+                let mut marks = vec![Mark::Seen; if counting { n } else { 0 }];
+                let get = |i: usize, _: &str| cells[i].value();
+                if counting { model.encode_marked(get, &mut x, &mut marks) } else { model.encode(get, &mut x) }
+                    .map_err(Refused::Input)?;
+                Ok((x, marks))
+            })
+            .collect();
+        let refused = read.iter().any(Result::is_err);
+        let out = Array::new_with_length(arr.length());
+        for (i, r) in read.iter().enumerate() {
+            let entry = match r {
+                Ok((x, marks)) => {
+                    let p = model.probability(x);
+                    if let Some((profile, atomic)) = &mut profile {
+                        if !(*atomic && refused) {
+                            profile.add(x, marks, p, model.decide(p).risk);
+                        }
+                    }
+                    self.result(p)
+                }
+                Err(r) => {
+                    if let Some((profile, _)) = &mut profile {
+                        count_refused(profile, model, r);
+                    }
+                    let o = Object::new();
+                    set(&o, &self.k.row, &JsValue::from_f64(i as f64));
+                    set(&o, &self.k.error, &JsValue::from_str(&Self::message(r)));
+                    set(&o, &self.k.details, &self.details(r, Some(i)));
+                    o
+                }
+            };
+            out.set(i as u32, entry.into());
+        }
+        Ok(out)
+    }
+
+    /// `explain`; with a profile, the customer is also counted (a refused one as invalid).
+    fn explain(&self, customer: &JsValue, top: Option<f64>, profile: Option<&mut Profile>) -> Result<Object, JsValue> {
+        // Taken as a double, not u32: wasm-bindgen would wrap -1 to 4294967295 and 2.5 to 2.
+        let top = match top {
+            None => 5,
+            Some(t) if t >= 0.0 && (t.fract() == 0.0 || t == f64::INFINITY) => t.min(u32::MAX as f64) as usize,
+            // (No float in the message: formatting one would pull ~20 KB of code into the wasm.)
+            Some(t) => {
+                let got = if t.is_nan() {
+                    "NaN"
+                } else if t < 0.0 {
+                    "a negative number"
+                } else {
+                    "a fraction"
+                };
+                return Err(JsError::new(&format!("explain: top must be a whole number >= 0, got {got}")).into());
+            }
+        };
+        let read = self.cells(customer).and_then(|cells| {
+            let n = self.model.n_features();
+            let mut x = vec![0.0; n];
+            let get = |i: usize, _: &str| cells[i].value();
+            // Marks are cheap next to explaining: one path, counting or not.
+            let mut marks = vec![Mark::Seen; n];
+            self.model.encode_marked(get, &mut x, &mut marks).map_err(Refused::Input)?;
+            Ok((x, marks, cells))
+        });
+        let (x, marks, cells) = match read {
+            Ok(r) => r,
+            Err(r) => {
+                if let Some(p) = profile {
+                    count_refused(p, &self.model, &r);
+                }
+                return Err(self.refused(&r));
+            }
+        };
+        let e = self.model.explain_features(&x, top);
+        if let Some(p) = profile {
+            p.add(&x, &marks, e.probability, self.model.decide(e.probability).risk);
+        }
+        let factors: Array = e
+            .contributions
+            .iter()
+            .map(|c| factor(&self.keys[c.field], &cells[c.field].to_js(&self.level_values[c.field]), c.contribution))
+            .collect();
+        Ok(explained(self.result(e.probability), e.probability, e.base_value, factors))
+    }
+
     fn result(&self, p: f64) -> Object {
         let d = self.model.decide(p);
         let prediction = if d.churn { &self.k.yes } else { &self.k.no };
@@ -379,7 +497,8 @@ impl ChurnModel {
         };
         let key_array = keys.iter().collect();
         let scratch = Float64Array::new_with_length(2 * keys.len() as u32);
-        Ok(ChurnModel { model: Rc::new(model), keys, key_array, level_maps, level_values, scratch, k })
+        let inner = Inner { model: Rc::new(model), keys, key_array, level_maps, level_values, scratch, k };
+        Ok(ChurnModel { inner: Rc::new(inner) })
     }
 
     /// Same as `new ChurnModel(bytes)`.
@@ -418,26 +537,7 @@ impl ChurnModel {
         &self,
         #[wasm_bindgen(unchecked_param_type = "readonly Customer[]")] customers: &JsValue,
     ) -> Result<Array, JsValue> {
-        if !Array::is_array(customers) {
-            let got = kind_of(customers);
-            return Err(self.error(&format!("expected an array of customers, got {got}"), &Array::new()));
-        }
-        let arr: &Array = customers.unchecked_ref();
-        let out = Array::new_with_length(arr.length());
-        for (i, c) in arr.iter().enumerate() {
-            let entry = match self.features(&c) {
-                Ok((x, _)) => self.result(self.model.probability(&x)),
-                Err(r) => {
-                    let o = Object::new();
-                    set(&o, &self.k.row, &JsValue::from_f64(i as f64));
-                    set(&o, &self.k.error, &JsValue::from_str(&Self::message(&r)));
-                    set(&o, &self.k.details, &self.details(&r, Some(i)));
-                    o
-                }
-            };
-            out.set(i as u32, entry.into());
-        }
-        Ok(out)
+        self.batch(customers, None)
     }
 
     /// Columnar fast path. `columns` maps every field name to an array of equal length: a
@@ -529,30 +629,7 @@ impl ChurnModel {
         #[wasm_bindgen(unchecked_param_type = "Customer")] customer: &JsValue,
         top: Option<f64>,
     ) -> Result<Object, JsValue> {
-        // Taken as a double, not u32: wasm-bindgen would wrap -1 to 4294967295 and 2.5 to 2.
-        let top = match top {
-            None => 5,
-            Some(t) if t >= 0.0 && (t.fract() == 0.0 || t == f64::INFINITY) => t.min(u32::MAX as f64) as usize,
-            // (No float in the message: formatting one would pull ~20 KB of code into the wasm.)
-            Some(t) => {
-                let got = if t.is_nan() {
-                    "NaN"
-                } else if t < 0.0 {
-                    "a negative number"
-                } else {
-                    "a fraction"
-                };
-                return Err(JsError::new(&format!("explain: top must be a whole number >= 0, got {got}")).into());
-            }
-        };
-        let (x, cells) = self.features(customer).map_err(|r| self.refused(&r))?;
-        let e = self.model.explain_features(&x, top);
-        let factors: Array = e
-            .contributions
-            .iter()
-            .map(|c| factor(&self.keys[c.field], &cells[c.field].to_js(&self.level_values[c.field]), c.contribution))
-            .collect();
-        Ok(explained(self.result(e.probability), e.probability, e.base_value, factors))
+        self.inner.explain(customer, top, None)
     }
 
     /// The input schema (see `doc::schema`): `{fields: [{name, kind, ...}], id_column,
@@ -609,10 +686,159 @@ impl ChurnModel {
         Ok(CsvScorer { model: Rc::clone(&self.model), layout, used, evaluation: Evaluation::new() })
     }
 
+    /// An empty profile of this model's inputs and scores (the bins of the training rows'
+    /// profile in the model file), to count customers into and compare with training:
+    /// `profile.add(customer)`, `profile.drift()`. Throws for a model file without a training
+    /// profile (format versions 1 and 2).
+    #[wasm_bindgen(js_name = newProfile)]
+    pub fn new_profile(&self) -> Result<ChurnProfile, JsError> {
+        let profile = crate::profile::empty_profile(&self.model).ok_or_else(|| {
+            JsError::new("this model file carries no training profile (format version 3 or later is needed to monitor): retrain it with this churn")
+        })?;
+        let n = self.model.n_features();
+        Ok(ChurnProfile { inner: Rc::clone(&self.inner), profile, x: vec![0.0; n], marks: vec![Mark::Seen; n] })
+    }
+
+    /// The training rows' profile stored in the model file (the reference of `drift()`), as
+    /// `ChurnProfile.toJSON()` gives it; `null` for a file without one (format versions 1, 2).
+    #[wasm_bindgen(js_name = referenceProfile, unchecked_return_type = "ProfileJSON | null")]
+    pub fn reference_profile(&self) -> Result<JsValue, JsError> {
+        match &self.model.artifact().profile {
+            Some(p) => to_js(&p.doc(&self.model)),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
     /// The version string shown as `model_version`.
     #[wasm_bindgen(getter, js_name = modelVersion)]
     pub fn model_version(&self) -> String {
         self.model.card().version.clone()
+    }
+}
+
+/// What a model has scored, counted: per field the rows in each bin (numeric: between the
+/// training rows' quantiles; categorical: per level), missing, unseen and invalid values, the
+/// scores in 20 bins and the risk bands. Integer counts of fixed size (no growth with the rows
+/// counted), merged exactly. Made by `ChurnModel.newProfile()`.
+#[wasm_bindgen]
+pub struct ChurnProfile {
+    inner: Rc<Inner>,
+    profile: Profile,
+    /// Scratch space for one customer's features and marks, reused.
+    x: Vec<f64>,
+    marks: Vec<Mark>,
+}
+
+impl ChurnProfile {
+    /// Scores and counts one customer (a refused one is counted as invalid, by field).
+    fn count(&mut self, customer: &JsValue) -> Result<f64, Refused> {
+        let cells = match self.inner.cells(customer) {
+            Ok(c) => c,
+            Err(r) => {
+                self.profile.invalid_rows += 1;
+                return Err(r);
+            }
+        };
+        let model = Rc::clone(&self.inner.model);
+        self.profile.score(&model, |i, _| cells[i].value(), &mut self.x, &mut self.marks).map_err(Refused::Input)
+    }
+}
+
+/// Counts a refused customer: as invalid for each field at fault.
+fn count_refused(profile: &mut Profile, model: &Model, r: &Refused) {
+    match r {
+        Refused::Input(e) => profile.add_invalid(model.schema(), e),
+        Refused::NotAnObject(_) => profile.invalid_rows += 1,
+    }
+}
+
+#[wasm_bindgen]
+impl ChurnProfile {
+    /// Scores a customer and counts it; returns whether it was scored (a customer the model
+    /// refuses is counted as invalid for each field at fault, and `false` returned).
+    pub fn add(&mut self, #[wasm_bindgen(unchecked_param_type = "Customer")] customer: &JsValue) -> bool {
+        self.count(customer).is_ok()
+    }
+
+    /// `ChurnModel.predict`, also counting the customer (a refused one as invalid, by field,
+    /// before the same `Error` is thrown).
+    #[wasm_bindgen(unchecked_return_type = "Prediction")]
+    pub fn predict(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Customer")] customer: &JsValue,
+    ) -> Result<Object, JsValue> {
+        match self.count(customer) {
+            Ok(p) => Ok(self.inner.result(p)),
+            Err(r) => Err(self.inner.refused(&r)),
+        }
+    }
+
+    /// `ChurnModel.explain`, also counting the customer (a refused one as invalid, by field,
+    /// before the same `Error` is thrown): one reading and one pass through the trees.
+    #[wasm_bindgen(unchecked_return_type = "Explanation")]
+    pub fn explain(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Customer")] customer: &JsValue,
+        top: Option<f64>,
+    ) -> Result<Object, JsValue> {
+        let inner = Rc::clone(&self.inner);
+        inner.explain(customer, top, Some(&mut self.profile))
+    }
+
+    /// `ChurnModel.predictBatch`, also counting every customer. With `atomic` true, a batch with
+    /// any refused customer counts only the refused ones (for a caller that then rejects the
+    /// whole batch, as the Worker does).
+    #[wasm_bindgen(js_name = predictBatch, unchecked_return_type = "BatchResult[]")]
+    pub fn predict_batch(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "readonly Customer[]")] customers: &JsValue,
+        atomic: Option<bool>,
+    ) -> Result<Array, JsValue> {
+        let inner = Rc::clone(&self.inner);
+        inner.batch(customers, Some((&mut self.profile, atomic == Some(true))))
+    }
+
+    /// Adds another profile's counts (exact: merging the profiles of parts of a data set gives
+    /// the profile of the whole). Throws, changing nothing, for a profile of another model.
+    pub fn merge(&mut self, other: &ChurnProfile) -> Result<(), JsError> {
+        let same = Rc::ptr_eq(&self.inner.model, &other.inner.model) || {
+            let (a, b) = (self.inner.model.card(), other.inner.model.card());
+            a.name == b.name && a.version == b.version
+        };
+        if !same {
+            return Err(JsError::new("merge: the profiles come from different models"));
+        }
+        self.profile.merge(&other.profile).map_err(|m| JsError::new(&m))
+    }
+
+    /// This profile against the training rows' (the model file's): per field PSI, Jensen-Shannon
+    /// distance, level, missing and unseen rates, most drifted first; the score's PSI and the
+    /// risk bands' shares. The object `churn monitor --json` prints.
+    #[wasm_bindgen(unchecked_return_type = "Drift")]
+    pub fn drift(&self) -> Result<JsValue, JsError> {
+        let model = &self.inner.model;
+        let reference = model.artifact().profile.as_ref().ok_or_else(|| JsError::new("no training profile"))?;
+        let d = crate::profile::drift(reference, &self.profile).map_err(|m| JsError::new(&m))?;
+        to_js(&d.doc(model))
+    }
+
+    /// The counts as JSON (`JSON.stringify(profile)` uses it): what `merge` and `churn monitor
+    /// --from` read.
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "ProfileJSON")]
+    pub fn to_json(&self) -> Result<JsValue, JsError> {
+        to_js(&self.profile.doc(&self.inner.model))
+    }
+
+    /// Customers scored and counted.
+    #[wasm_bindgen(getter)]
+    pub fn rows(&self) -> f64 {
+        self.profile.rows as f64
+    }
+
+    /// Customers refused (each also counted as invalid for every field at fault).
+    #[wasm_bindgen(getter, js_name = invalidRows)]
+    pub fn invalid_rows(&self) -> f64 {
+        self.profile.invalid_rows as f64
     }
 }
 

@@ -348,8 +348,13 @@ pub struct MonitorArgs {
     pub model: PathBuf,
     /// Recent customers: a CSV with the model's fields (with the target column, the realised
     /// ROC-AUC and Brier score are shown too)
-    #[arg(long, value_name = "FILE.csv")]
-    pub data: PathBuf,
+    #[arg(long, value_name = "FILE.csv", required_unless_present = "from", conflicts_with = "from")]
+    pub data: Option<PathBuf>,
+    /// Running Workers instead of a CSV: fetch GET /monitoring from each (http://HOST[:PORT]
+    /// or the full /monitoring URL), merge their profiles and report the drift of what they
+    /// scored. The bearer token is read from the MONITORING_TOKEN environment variable
+    #[arg(long, value_name = "URL[,URL...]", value_delimiter = ',')]
+    pub from: Vec<String>,
     /// Print one JSON object
     #[arg(long)]
     pub json: bool,
@@ -363,6 +368,10 @@ pub struct MonitorArgs {
     /// Threads [default: all cores]
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also log the drift figures to the MLflow run that trained this model (the run tagged with
+    /// its version by `churn train --tracking-uri`)
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
 }
 
 /// `churn monitor --fail-on`.

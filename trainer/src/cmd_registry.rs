@@ -277,7 +277,7 @@ fn log_to_mlflow(
 }
 
 /// MLflow keys may hold only letters, digits, `_ - . / ` and spaces: anything else becomes `_`.
-fn mlflow_key(name: &str) -> String {
+pub(crate) fn mlflow_key(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || "_-./ ".contains(c) { c } else { '_' }).collect()
 }
 

@@ -11,6 +11,7 @@ mod data;
 mod inspect;
 mod mlflow;
 mod monitor;
+mod monitor_from;
 mod output;
 mod plan;
 mod registry;

@@ -305,6 +305,68 @@ impl Tracking {
             .context("MLflow model-versions/create answered without a version")
     }
 
+    /// The run that `churn train --tracking-uri` logged for the model of version string
+    /// `model_version` (its tag `churn.model_version`), in any experiment; the latest if several.
+    pub fn run_of_model_version(&self, model_version: &str) -> Result<String> {
+        if model_version.contains(['\'', '\\']) {
+            bail!("model version {model_version:?} cannot be searched for in MLflow (it holds a quote or backslash)");
+        }
+        let experiments =
+            self.call("POST", "/api/2.0/mlflow/experiments/search", &[], Some(&json!({"max_results": 1000})))?;
+        let ids: Vec<&str> = experiments["experiments"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["experiment_id"].as_str()).collect())
+            .unwrap_or_default();
+        if !ids.is_empty() {
+            let v = self.call(
+                "POST",
+                "/api/2.0/mlflow/runs/search",
+                &[],
+                Some(&json!({
+                    "experiment_ids": ids,
+                    "filter": format!("tags.`churn.model_version` = '{model_version}'"),
+                    "order_by": ["attributes.start_time DESC"],
+                    "max_results": 1,
+                })),
+            )?;
+            if let Some(id) = v["runs"][0]["info"]["run_id"].as_str() {
+                return Ok(id.to_string());
+            }
+        }
+        bail!(
+            "MLflow at {} has no run of model version {model_version} (tag churn.model_version): \
+             log the training with `churn train --register NAME --tracking-uri URI`",
+            self.base
+        )
+    }
+
+    /// Adds metrics (at `step`, timestamped now) and tags to an existing run.
+    pub fn log_to_run(
+        &self,
+        run_id: &str,
+        metrics: &[(String, f64)],
+        tags: &[(String, String)],
+        step: i64,
+    ) -> Result<()> {
+        let now = now_ms();
+        let metrics: Vec<Value> = metrics
+            .iter()
+            .filter(|(_, x)| x.is_finite())
+            .map(|(k, x)| json!({"key": k, "value": x, "timestamp": now, "step": step}))
+            .collect();
+        // MLflow takes at most 1000 metrics a batch.
+        for chunk in metrics.chunks(1000) {
+            self.call(
+                "POST",
+                "/api/2.0/mlflow/runs/log-batch",
+                &[],
+                Some(&json!({"run_id": run_id, "metrics": chunk})),
+            )?;
+        }
+        self.call("POST", "/api/2.0/mlflow/runs/log-batch", &[], Some(&json!({"run_id": run_id, "tags": kv(tags)})))?;
+        Ok(())
+    }
+
     /// Points `alias` of registered model `name` at MLflow version `version`.
     pub fn set_alias(&self, name: &str, alias: &str, version: &str) -> Result<()> {
         self.call(

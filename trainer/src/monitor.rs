@@ -11,6 +11,8 @@ use inference_wasm::profile::{self, Drift, Level};
 use inference_wasm::{CsvLayout, Evaluation, Mark, Model, Profile};
 
 use crate::cli::{FailOn, MonitorArgs};
+use crate::cmd_registry::mlflow_key;
+use crate::mlflow::Tracking;
 use crate::output::{load_model, threads, write_atomic, DriftFailed};
 use crate::scoring::{layout, line, open_csv, pipeline, Rec};
 
@@ -21,6 +23,7 @@ struct Part {
 }
 
 pub fn run(a: MonitorArgs) -> Result<()> {
+    let tracking = Tracking::from_flag(a.tracking.tracking_uri.as_deref())?;
     let model = load_model(&a.model)?;
     let reference = model.artifact().profile.as_ref().ok_or_else(|| {
         anyhow!(
@@ -30,13 +33,22 @@ pub fn run(a: MonitorArgs) -> Result<()> {
             model.file().map_or(0, |f| f.version)
         )
     })?;
-    let (current, evaluation) = profile_csv(&model, &a.data, threads(a.threads))?;
-    if current.rows == 0 {
-        bail!("{}: no row could be scored ({} refused)", a.data.display(), current.invalid_rows);
-    }
+    let (source, current, evaluation) = match &a.data {
+        Some(data) => {
+            let (current, evaluation) = profile_csv(&model, data, threads(a.threads))?;
+            if current.rows == 0 {
+                bail!("{}: no row could be scored ({} refused)", data.display(), current.invalid_rows);
+            }
+            (data.display().to_string(), current, evaluation)
+        }
+        None => {
+            let (source, current) = crate::monitor_from::fetch_profiles(&model, &a.from)?;
+            (source, current, None)
+        }
+    };
     let drift = profile::drift(reference, &current).map_err(|m| anyhow!(m))?;
     if let Some(path) = &a.html {
-        write_atomic(path, html_report(&model, &a.data, reference, &current, &drift).as_bytes())?;
+        write_atomic(path, html_report(&model, &source, reference, &current, &drift).as_bytes())?;
     }
     let outcome = evaluation.as_ref().and_then(|e| e.metrics(&model));
     if a.json {
@@ -46,10 +58,15 @@ pub fn run(a: MonitorArgs) -> Result<()> {
         }
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print_report(&model, &a.data, &drift, outcome.as_ref());
+        print_report(&model, &source, &drift, outcome.as_ref());
         if let Some(note) = evaluation.as_ref().and_then(|e| e.note(&model)) {
-            eprintln!("note: {}: {note}", a.data.display());
+            eprintln!("note: {source}: {note}");
         }
+    }
+    // Logged before --fail-on decides the exit code: a drifted model is what one wants to see there.
+    if let Some(t) = &tracking {
+        let run = log_drift(t, &model, &drift, &source)?;
+        eprintln!("logged the drift figures to MLflow run {run} at {}", t.uri());
     }
     let limit = match a.fail_on {
         None => return Ok(()),
@@ -62,6 +79,41 @@ pub fn run(a: MonitorArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `churn monitor --tracking-uri`: the drift figures as metrics of the model's training run, at
+/// step = the time in seconds (so that each check adds a point to the metric's history): `drift.
+/// level` (0 stable, 1 watch, 2 drifted), `drift.rows`, `drift.invalid_rows`, `drift.score_psi`,
+/// `drift.risk.{HIGH,MEDIUM,LOW}` (current shares), per field `drift.psi.F` and `drift.js.F`;
+/// tags `churn.drift.level` and `churn.drift.source` of the latest check.
+fn log_drift(t: &Tracking, model: &Model, d: &Drift, source: &str) -> Result<String> {
+    let run = t.run_of_model_version(&model.card().version)?;
+    let level = |l: Level| match l {
+        Level::Stable => 0.0,
+        Level::Watch => 1.0,
+        Level::Drifted => 2.0,
+    };
+    let mut metrics: Vec<(String, f64)> = vec![
+        ("drift.level".into(), level(d.level)),
+        ("drift.rows".into(), d.rows as f64),
+        ("drift.invalid_rows".into(), d.invalid_rows as f64),
+        ("drift.score_psi".into(), d.score_psi),
+    ];
+    for (band, (_, current)) in ["HIGH", "MEDIUM", "LOW"].iter().zip(&d.risk) {
+        metrics.push((format!("drift.risk.{band}"), *current));
+    }
+    for f in &d.fields {
+        let name = mlflow_key(&model.schema().fields[f.field].name);
+        metrics.push((format!("drift.psi.{name}"), f.psi));
+        metrics.push((format!("drift.js.{name}"), f.js));
+    }
+    let tags = vec![
+        ("churn.drift.level".to_string(), d.level.as_str().to_string()),
+        ("churn.drift.source".to_string(), source.chars().take(4000).collect()),
+    ];
+    let step = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |s| s.as_secs() as i64);
+    t.log_to_run(&run, &metrics, &tags, step)?;
+    Ok(run)
 }
 
 /// Profiles every row of a CSV (and evaluates the scores when it has the target column).
@@ -126,11 +178,11 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
-fn print_report(model: &Model, data: &Path, d: &Drift, outcome: Option<&inference_wasm::Metrics>) {
+fn print_report(model: &Model, source: &str, d: &Drift, outcome: Option<&inference_wasm::Metrics>) {
     let c = model.card();
     println!(
         "{} against the training rows of {} {}: {} ({} rows scored, {} refused)",
-        data.display(),
+        source,
         c.name,
         c.version,
         d.level.as_str().to_uppercase(),
@@ -240,7 +292,7 @@ fn bin_labels(model: &Model, field: usize, p: &inference_wasm::profile::FieldPro
 
 /// `churn monitor --html`: one self-contained page (no scripts, no fetches): the summary, the
 /// score's histogram and each field's, training beside current, most drifted first.
-pub fn html_report(model: &Model, data: &Path, reference: &Profile, current: &Profile, d: &Drift) -> String {
+pub fn html_report(model: &Model, source: &str, reference: &Profile, current: &Profile, d: &Drift) -> String {
     let c = model.card();
     let full = |f: &inference_wasm::profile::FieldProfile| {
         let mut v = f.counts.clone();
@@ -249,8 +301,8 @@ pub fn html_report(model: &Model, data: &Path, reference: &Profile, current: &Pr
     };
     let mut body = format!(
         "<h1>Drift: {}</h1><p>{} against the training rows of <b>{} {}</b>: <b class=\"{}\">{}</b> ({} rows scored, {} refused).</p>",
-        esc(&data.display().to_string()),
-        esc(&data.display().to_string()),
+        esc(source),
+        esc(source),
         esc(&c.name),
         esc(&c.version),
         d.level.as_str(),

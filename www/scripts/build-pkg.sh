@@ -3,8 +3,8 @@
 # (--target web: browsers, Workers via initSync({module}), Node via pkg/node.js), shrunk with
 # binaryen's wasm-opt from npm (Debian's binaryen 108 produces broken output, see docs/TOOLCHAIN.md);
 # the JS glue is minified with vite's minifier (names kept). Size goal (issue 3): .wasm + JS
-# (glue and snippets) ≤ 76 KB gzip (60 KB until the output rules and the profile moved into the core: see
-# bench/RESULTS.md); the last line says where it stands.
+# (glue and snippets) ≤ 85 KB gzip (60 KB until the output rules and the profile moved into the core,
+# 76 KB until the package exposed the profile type: see bench/RESULTS.md); the last line says where it stands.
 set -euo pipefail
 www="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "$www/.." && pwd)"
@@ -83,4 +83,4 @@ export { default } from "./churn.js";
 TS
 raw=$(wc -c <"$www/pkg/churn_bg.wasm"); js=$(cat "$www/pkg/churn.js" "$www"/pkg/snippets/*/*.js | wc -c)
 gz=$(cat "$www/pkg/churn_bg.wasm" "$www/pkg/churn.js" "$www"/pkg/snippets/*/*.js | gzip -9 | wc -c)
-echo "pkg: churn_bg.wasm $raw B + JS glue (churn.js + snippets) $js B raw, $gz B gzip together (goal ≤ 76 KB)" >&2
+echo "pkg: churn_bg.wasm $raw B + JS glue (churn.js + snippets) $js B raw, $gz B gzip together (goal ≤ 85 KB)" >&2

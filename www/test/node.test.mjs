@@ -280,9 +280,11 @@ test("formatNumber writes numbers as `churn score` does (shortest round trip, no
   for (const [x, want] of cases) assert.equal(formatNumber(x), want, String(x));
 });
 
-test("the package stays within its size budget: .wasm + JS glue + snippets <= 76 KB gzip", () => {
+test("the package stays within its size budget: .wasm + JS glue + snippets <= 85 KB gzip", () => {
   // A size regression is silent otherwise: formatting one f64 in the core, for instance, pulls
-  // ~20 KB of float-printing code into the wasm. Same measure as scripts/build-pkg.sh.
+  // ~20 KB of float-printing code into the wasm. Same measure as scripts/build-pkg.sh. The limit
+  // was 76,000 B until the profile type (ChurnProfile: counting, drift, JSON out) joined the
+  // package: +9.3 KB gzip, measured and broken down in bench/RESULTS.md (2026-12-01).
   const pkg = new URL("../pkg/", import.meta.url);
   const snippets = readdirSync(new URL("snippets/", pkg), { recursive: true })
     .filter((f) => f.endsWith(".js"))
@@ -290,5 +292,5 @@ test("the package stays within its size budget: .wasm + JS glue + snippets <= 76
   const all = Buffer.concat([readFileSync(new URL("churn_bg.wasm", pkg)), readFileSync(new URL("churn.js", pkg)), ...snippets]);
   const gz = gzipSync(all, { level: 9 }).length;
   assert.ok(snippets.length >= 1, "the snippet files are found");
-  assert.ok(gz <= 76_000, `${gz} B gzip`);
+  assert.ok(gz <= 85_000, `${gz} B gzip`);
 });

@@ -152,8 +152,16 @@ test("what the core returns is exactly the declared types (each golden model, ev
     put("Evaluation", scorer.evaluation());
     put("string", scorer.missingId);
     scorer.free();
+    // Profiles (a file without a training profile has none).
+    put("ProfileJSON | null", m.referenceProfile());
+    if (m.referenceProfile() !== null) {
+      const profile = m.newProfile();
+      for (const c of [...cases, { ...cases[0], Contract: "Weekly" }]) profile.add(c);
+      put("ProfileJSON", profile.toJSON());
+      put("Drift", profile.drift());
+    }
   }
-  const types = "BatchResult, CsvChunk, Evaluation, Explanation, InputError, ModelInfo, Prediction, RowError, Schema";
+  const types = "BatchResult, CsvChunk, Drift, Evaluation, Explanation, InputError, ModelInfo, Prediction, ProfileJSON, RowError, Schema";
   writeFileSync(`${dir}conform.mts`, `import type { ${types} } from "churn-wasm";\n${decls.join("\n")}\n`);
   assert.equal(compile(["conform.mts"]), "");
   // The check bites: one key too many, or a number where a string belongs, does not compile.

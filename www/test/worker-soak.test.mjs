@@ -16,5 +16,6 @@ test("short soak: 2,000 mixed requests, 0 5xx, every valid answer equal to nativ
   assert.match(stdout, /soak: 2,000 requests/);
   assert.match(stdout, /5xx: 0; socket errors: 0; unexpected statuses: 0/);
   assert.match(stdout, /valid customers checked against native: [\d,]+, mismatches: 0/);
+  assert.match(stdout, /monitoring: rows \d+ \(answered \d+\), invalid_rows \d+ \(refused by the core \d+\): exact/);
   assert.match(stdout, /^soak: PASS$/m);
 });

@@ -105,3 +105,44 @@ export function bars(items, { label, signed = false } = {}) {
   }
   return list;
 }
+
+/**
+ * Reference and current shares side by side per bin (SVG): `labels` name the bins, `reference`
+ * and `current` are counts in the same order (shown as shares of their totals).
+ */
+export function pairedBars(labels, reference, current, { label } = {}) {
+  const share = (c) => {
+    const t = Math.max(
+      1,
+      c.reduce((a, b) => a + b, 0),
+    );
+    return c.map((x) => x / t);
+  };
+  const r = share(reference),
+    c = share(current);
+  const top = Math.max(1e-9, ...r, ...c);
+  const slot = 34,
+    left = 8,
+    ph = 110,
+    bottom = 70;
+  const width = left * 2 + slot * labels.length,
+    height = ph + bottom + 10;
+  const s = svg(width, height, label);
+  s.style.width = `${width}px`; // its own size (a few bins must not blow up to the column's width)
+  labels.forEach((name, k) => {
+    const x = left + k * slot;
+    for (const [j, v, cls, who] of [
+      [0, r[k], "ref-bar", "training"],
+      [1, c[k], "cur-bar", "current"],
+    ]) {
+      const h = (v / top) * ph;
+      const bar = el("rect", { x: x + 3 + j * 14, y: 10 + ph - h, width: 13, height: h, class: cls });
+      bar.append(el("title", {}, `${name}: ${who} ${(100 * v).toFixed(1)}%`));
+      s.append(bar);
+    }
+    const short = name.length > 14 ? `${name.slice(0, 13)}…` : name;
+    s.append(el("text", { x: x + 8, y: ph + 24, class: "tick", transform: `rotate(40 ${x + 8} ${ph + 24})` }, short));
+  });
+  s.append(el("line", { x1: left, x2: width - left, y1: 10 + ph, y2: 10 + ph, class: "axis" }));
+  return s;
+}

@@ -5,7 +5,8 @@
 import init, { ChurnModel, formatNumber } from "../../pkg/churn.js";
 import wasmUrl from "../../pkg/churn_bg.wasm?url";
 import defaultModelUrl from "../../worker/model.bin?url";
-import { bars, histogram, rocCurve } from "./charts.js";
+import { bars, histogram, pairedBars, rocCurve } from "./charts.js";
+import { binCounts, binLabels } from "./drift.js";
 
 const $ = (id) => document.getElementById(id);
 const RISK_ORDER = { HIGH: 0, MEDIUM: 1, LOW: 2 };
@@ -23,6 +24,7 @@ const state = {
   sort: { key: "risk", dir: 1 },
   page: 0,
   job: 0,
+  driftJob: 0,
 };
 
 // ---------------------------------------------------------------- model loading
@@ -66,6 +68,9 @@ function useModel(bytes, name) {
   buildForm(previous);
   renderCard();
   clearBatch();
+  state.driftJob++; // a comparison with the previous model is no longer shown
+  $("drift-result").hidden = true;
+  $("drift-error").hidden = true;
   scoreForm();
   return true;
 }
@@ -257,6 +262,10 @@ function setBadge(el, risk) {
 const worker = new Worker(new URL("./score-worker.js", import.meta.url), { type: "module" });
 worker.onmessage = (ev) => {
   const m = ev.data;
+  if (m.type === "drift-done" || m.type === "drift-error") {
+    if (m.job === state.driftJob) showDrift(m);
+    return;
+  }
   if (m.job !== state.job) return; // a newer file or model replaced this job
   if (m.type === "progress") {
     $("batch-progress").value = m.done / m.total;
@@ -465,6 +474,77 @@ $("next-page").addEventListener("click", () => {
   renderTable();
 });
 
+// ---------------------------------------------------------------- drift
+
+function driftFile(file) {
+  if (!file) return;
+  state.driftJob++;
+  $("drift-result").hidden = true;
+  $("drift-error").hidden = true;
+  if (!state.model) {
+    $("drift-error").textContent = "No model is loaded yet: wait for it, or load a model file first.";
+    $("drift-error").hidden = false;
+    return;
+  }
+  document.body.dataset.driftState = "running";
+  worker.postMessage({ type: "drift", job: state.driftJob, modelBytes: state.bytes.slice().buffer, file });
+}
+
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+
+function showDrift(m) {
+  document.body.dataset.driftState = m.type === "drift-done" ? "done" : "error";
+  if (m.type === "drift-error") {
+    $("drift-error").textContent = `Could not compare the file: ${m.message}`;
+    $("drift-error").hidden = false;
+    return;
+  }
+  const { drift, reference, current, fileName } = m.result;
+  $("drift-summary").replaceChildren(
+    `${fileName} against the training rows: `,
+    span(`level level-${drift.level}`, drift.level.toUpperCase()),
+    ` (${drift.rows.toLocaleString("en")} rows scored, ${drift.invalid_rows.toLocaleString("en")} refused).`,
+  );
+  const bands = ["HIGH", "MEDIUM", "LOW"].map((b) => `${b} ${pct(drift.score.risk[b].reference)} → ${pct(drift.score.risk[b].current)}`);
+  $("drift-score").textContent = `Score: PSI ${drift.score.psi.toFixed(3)} (${drift.score.level}); ${bands.join(", ")}.`;
+  $("drift-watch").textContent = String(reference.thresholds.watch);
+  $("drift-drifted").textContent = String(reference.thresholds.drifted);
+  $("drift-bars").replaceChildren(
+    bars(
+      drift.fields.map((f) => ({
+        label: f.field,
+        value: f.psi,
+        text: `${f.psi.toFixed(3)} ${f.level}${f.unseen.current > 0 ? `, unseen ${pct(f.unseen.current)}` : ""}${f.invalid > 0 ? `, refused ${pct(f.invalid)}` : ""}`,
+        data: { field: f.field, level: f.level, psi: String(f.psi) },
+      })),
+      { label: "Population stability index per field" },
+    ),
+  );
+  const byName = (p) => Object.fromEntries(p.fields.map((f) => [f.name, f]));
+  const ref = byName(reference),
+    cur = byName(current);
+  const figures = drift.fields.map((f) => {
+    const fig = document.createElement("figure");
+    fig.dataset.field = f.field;
+    const cap = document.createElement("figcaption");
+    cap.append(strong(f.field), ` PSI ${f.psi.toFixed(3)}, `, span(`level-${f.level}`, f.level));
+    fig.append(
+      cap,
+      pairedBars(binLabels(ref[f.field]), binCounts(ref[f.field]), binCounts(cur[f.field]), {
+        label: `${f.field}: training and recent rows`,
+      }),
+    );
+    return fig;
+  });
+  $("drift-hists").replaceChildren(...figures);
+  $("drift-result").hidden = false;
+}
+
+$("drift-file").addEventListener("change", (e) => {
+  driftFile(e.target.files[0]);
+  e.target.value = "";
+});
+
 // ---------------------------------------------------------------- model card
 
 const METRIC_ROWS = [
@@ -636,7 +716,9 @@ window.addEventListener("drop", (e) => {
   if (!file) return;
   const isCsv = /\.csv$/i.test(file.name) || file.type === "text/csv";
   const onModelBox = e.target instanceof Node && $("model-drop").contains(e.target);
-  if (isCsv && !onModelBox) scoreFile(file);
+  const onDriftBox = e.target instanceof Node && $("drift-drop").contains(e.target);
+  if (isCsv && onDriftBox) driftFile(file);
+  else if (isCsv && !onModelBox) scoreFile(file);
   else loadModelFile(file);
 });
 

@@ -4,6 +4,7 @@
 import init, { ChurnModel } from "../../pkg/churn.js";
 import wasmUrl from "../../pkg/churn_bg.wasm?url";
 import { scoreCsv } from "./batch.js";
+import { driftOfCsv } from "./drift.js";
 
 let ready = null;
 /** The last file's scored rows (field values), kept for "why" on one row; not sent in bulk. */
@@ -21,6 +22,10 @@ self.onmessage = async (ev) => {
     const model = new ChurnModel(new Uint8Array(modelBytes));
     try {
       const text = await file.text();
+      if (type === "drift") {
+        self.postMessage({ type: "drift-done", job, result: driftOfCsv(model, text, file.name) });
+        return;
+      }
       const result = scoreCsv(model, text, file.name, (done, total) => self.postMessage({ type: "progress", job, done, total }));
       last = { job, customers: result.customers };
       delete result.customers;
@@ -29,6 +34,6 @@ self.onmessage = async (ev) => {
       model.free();
     }
   } catch (e) {
-    self.postMessage({ type: "error", job, message: e?.message ?? String(e) });
+    self.postMessage({ type: type === "drift" ? "drift-error" : "error", job, message: e?.message ?? String(e) });
   }
 };

@@ -60,6 +60,16 @@ export function wrong(): void {
   model.csvScorer(["a"]).score([["1"]], 0);
   // @ts-expect-error modelVersion is read-only
   model.modelVersion = "x";
+  const profile = model.newProfile();
+  // @ts-expect-error merge takes a ChurnProfile
+  profile.merge({ rows: 1 });
+  // @ts-expect-error no such drift level
+  const alarm: "alarm" = profile.drift().level;
+  // @ts-expect-error a categorical field's bins are levels, maybe absent
+  profile.toJSON().fields[0].levels.length;
+  // @ts-expect-error rows is read-only
+  profile.rows = 0;
+  console.log(alarm);
   // @ts-expect-error the wasm import is a WebAssembly.Module
   const n: number = wasm;
   console.log(critical, i2, n);

@@ -1,11 +1,12 @@
 // Uses every documented field of churn-wasm's types under `tsc --strict` (www/test/types.test.mjs):
 // each must compile, and `known(x)` fails to compile if x's type is `any`.
-import init, { ChurnModel, type CsvScorer, formatNumber, initSync } from "churn-wasm";
+import init, { ChurnModel, type ChurnProfile, type CsvScorer, formatNumber, initSync } from "churn-wasm";
 import type {
   BatchResult,
   Candidate,
   CsvChunk,
   Customer,
+  Drift,
   Evaluation,
   Explanation,
   Factor,
@@ -13,6 +14,7 @@ import type {
   InputError,
   ModelInfo,
   Prediction,
+  ProfileJSON,
   RowError,
   Schema,
 } from "churn-wasm";
@@ -143,6 +145,25 @@ export async function main(): Promise<number> {
   }
   known<Evaluation | null>(scorer.evaluation());
   scorer.free();
+
+  const profile: ChurnProfile = model.newProfile();
+  known<boolean>(profile.add(customer));
+  known<Prediction>(profile.predict(customer));
+  known<Explanation>(profile.explain(customer, 3));
+  known<BatchResult[]>(profile.predictBatch([customer], true));
+  profile.merge(model.newProfile());
+  known<number>(profile.rows + profile.invalidRows);
+  const pj: ProfileJSON = profile.toJSON();
+  known<"churn-profile/1">(pj.format);
+  known<string>(pj.model.name + pj.model.version);
+  for (const f of pj.fields) known<number[] | undefined>(f.edges) && known<string[] | undefined>(f.levels) && known<number[]>(f.counts);
+  known<number>(pj.risk.HIGH + pj.scores[0] + pj.invalid_rows);
+  known<ProfileJSON | null>(model.referenceProfile());
+  const drift: Drift = profile.drift();
+  known<"stable" | "watch" | "drifted">(drift.level);
+  known<number>(drift.score.psi + drift.score.risk.HIGH.current + drift.rows);
+  for (const f of drift.fields) known<number>(f.psi + f.js + f.missing.reference + f.unseen.current + f.invalid) && known<string>(f.field);
+  profile.free();
 
   known<string>(formatNumber(probability));
   model.free();

@@ -1,13 +1,14 @@
 // Where does workerd's memory go under load? Sends the same N valid /predict?explain=true bodies
 // (16 in flight, 127.0.0.1) to a bare `workerd serve` running (a) the churn Worker bundle
 // (worker/selfhost.mjs) and (b) an empty Worker that only parses the JSON and answers, and prints
-// the workerd RSS every N/10 requests for both. Guards against the churn Worker adding memory
+// the workerd RSS every N/10 requests for both, and (c) the churn Worker with MONITORING "off".
+// Guards against the churn Worker adding memory
 // growth of its own on top of the runtime's (a leak in the Worker or the wasm core).
 //
 //   cd www && npm run build && node worker/bench/rss-baseline.mjs      # RSS_REQUESTS=100000
 import http from "node:http";
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { rssKb, freePort, BUILD } from "../dev-server.mjs";
 import { buildSelfHosted, WORKERD } from "../selfhost.mjs";
@@ -63,7 +64,16 @@ async function run(name, config, port) {
 }
 
 const churnPort = await freePort();
-await run("churn Worker (bare workerd)", await buildSelfHosted({ port: churnPort }), churnPort);
+const churnConfig = await buildSelfHosted({ port: churnPort });
+await run("churn Worker (bare workerd)", churnConfig, churnPort);
+// The same bundle with MONITORING = "off" (no profile kept): what the monitoring adds, if anything.
+const offPort = await freePort();
+const off = readFileSync(churnConfig, "utf8")
+  .replace(`127.0.0.1:${churnPort}`, `127.0.0.1:${offPort}`)
+  .replace('(name = "MONITORING", text = "on")', '(name = "MONITORING", text = "off")');
+if (!off.includes('(name = "MONITORING", text = "off")')) throw new Error("no MONITORING binding in the generated config");
+writeFileSync(path.join(path.dirname(churnConfig), "config-off.capnp"), off);
+await run('churn Worker, MONITORING "off" (bare workerd)', path.join(path.dirname(churnConfig), "config-off.capnp"), offPort);
 
 const dir = path.join(BUILD, "empty-bare");
 mkdirSync(dir, { recursive: true });

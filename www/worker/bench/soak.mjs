@@ -5,6 +5,8 @@
 //   - EVERY valid response equals native `churn score --raw --explain 3` of the same rows with the
 //     same model file (raw probability, rounded probability, prediction, risk, top 3 factors, all
 //     bit for bit),
+//   - GET /monitoring at the end counts exactly the customers answered (rows) and the customers
+//     the core refused (invalid_rows): the isolate's profile loses and invents nothing,
 // and reports the workerd process's RSS at start, after warm-up, at the end and its maximum.
 //
 //   cargo build --release -p trainer && (cd www && npm run build)
@@ -83,20 +85,22 @@ const good = cases[1];
 const BODY_LIMIT = 1_048_576;
 const big = Buffer.alloc(BODY_LIMIT + 1024, " ");
 const tooManyCustomers = JSON.stringify({ customers: Array.from({ length: 10_001 }, () => ({})) });
+// The last number: how many customers the core refuses (the profile's invalid_rows); requests
+// refused before the customers are read count none.
 const invalid = [
-  ["/predict", "POST", '{"tenure": ', 400],
-  ["/predict", "POST", JSON.stringify({ ...good, tenure: "abc" }), 400],
-  ["/predict", "POST", JSON.stringify({ ...good, Contract: "Weekly" }), 400],
-  ["/predict", "POST", JSON.stringify({ ...good, MonthlyCharges: "NaN" }), 400],
-  ["/predict", "POST", JSON.stringify({ ...good, TotalCharges: { x: 1 } }), 400],
-  ["/predict", "POST", JSON.stringify((({ tenure, ...rest }) => rest)(good)), 400],
-  ["/predict", "POST", "[]", 400],
-  ["/batch_predict", "POST", '{"customers": []}', 400],
-  ["/batch_predict", "POST", JSON.stringify({ customers: [good, { ...good, gender: 7 }] }), 400],
-  ["/predict?explain=true&top=0", "POST", JSON.stringify(good), 400],
-  ["/predict", "POST:text/plain", JSON.stringify(good), 415],
-  ["/nope", "GET", null, 404],
-  ["/predict", "GET", null, 405],
+  ["/predict", "POST", '{"tenure": ', 400, 0],
+  ["/predict", "POST", JSON.stringify({ ...good, tenure: "abc" }), 400, 1],
+  ["/predict", "POST", JSON.stringify({ ...good, Contract: "Weekly" }), 400, 1],
+  ["/predict", "POST", JSON.stringify({ ...good, MonthlyCharges: "NaN" }), 400, 1],
+  ["/predict", "POST", JSON.stringify({ ...good, TotalCharges: { x: 1 } }), 400, 1],
+  ["/predict", "POST", JSON.stringify((({ tenure, ...rest }) => rest)(good)), 400, 1],
+  ["/predict", "POST", "[]", 400, 1],
+  ["/batch_predict", "POST", '{"customers": []}', 400, 0],
+  ["/batch_predict", "POST", JSON.stringify({ customers: [good, { ...good, gender: 7 }] }), 400, 1],
+  ["/predict?explain=true&top=0", "POST", JSON.stringify(good), 400, 0],
+  ["/predict", "POST:text/plain", JSON.stringify(good), 415, 0],
+  ["/nope", "GET", null, 404, 0],
+  ["/predict", "GET", null, 405, 0],
 ];
 function requestFor(n) {
   const slot = n % 100;
@@ -122,8 +126,8 @@ function requestFor(n) {
     };
   }
   if (slot < 95) {
-    const [p, m, body, want] = invalid[n % invalid.length];
-    return { kind: "invalid", path: p, method: m, body, want };
+    const [p, m, body, want, refused] = invalid[n % invalid.length];
+    return { kind: "invalid", path: p, method: m, body, want, refused };
   }
   if (slot < 98) return { kind: "oversized body", path: "/batch_predict", method: "POST", body: big, want: 413 };
   return { kind: "oversized batch", path: "/batch_predict", method: "POST", body: tooManyCustomers, want: 413 };
@@ -156,7 +160,18 @@ const w = SERVER === "miniflare" ? await startMiniflare({ vars }) : await startW
 const pids = SERVER === "miniflare" ? [findMiniflareWorkerd()] : w.workerdPids();
 const rssOf = () => pids.map((p) => rssKb(p));
 const rss = { start: rssOf(), afterWarmup: null, end: null, max: pids.map(() => 0), series: [] };
-const stats = { statuses: {}, byKind: {}, fiveXX: 0, socketErrors: 0, wrongStatus: 0, mismatches: 0, validChecked: 0, examples: [] };
+const stats = {
+  statuses: {},
+  byKind: {},
+  fiveXX: 0,
+  socketErrors: 0,
+  wrongStatus: 0,
+  mismatches: 0,
+  validChecked: 0,
+  refused: 0,
+  examples: [],
+};
+let monitoring = null;
 let next = 0;
 let timedOut = false;
 const sampler = setInterval(() => {
@@ -211,6 +226,7 @@ try {
           continue;
         }
         k.ok += 1;
+        stats.refused += req.refused ?? 0;
         continue;
       }
       const j = JSON.parse(res.text);
@@ -228,6 +244,7 @@ try {
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, one));
   rss.end = rssOf();
+  monitoring = JSON.parse((await send(w.url, { path: "/monitoring", method: "GET", body: null })).text);
 } finally {
   clearInterval(sampler);
   await w.stop();
@@ -244,6 +261,10 @@ console.log(`  statuses: ${JSON.stringify(stats.statuses)}`);
 for (const [kind, k] of Object.entries(stats.byKind)) console.log(`  ${kind}: ${k.sent} sent, ${k.ok} as expected`);
 console.log(`  5xx: ${stats.fiveXX}; socket errors: ${stats.socketErrors}; unexpected statuses: ${stats.wrongStatus}`);
 console.log(`  valid customers checked against native: ${stats.validChecked.toLocaleString("en")}, mismatches: ${stats.mismatches}`);
+const counted = monitoring?.rows === stats.validChecked && monitoring?.invalid_rows === stats.refused;
+console.log(
+  `  monitoring: rows ${monitoring?.rows} (answered ${stats.validChecked}), invalid_rows ${monitoring?.invalid_rows} (refused by the core ${stats.refused}): ${counted ? "exact" : "WRONG"}`,
+);
 pids.forEach((pid, i) => {
   console.log(
     `  workerd pid ${pid} RSS: start ${mb(rss.start[i])}, after 2,000 requests ${mb(rss.afterWarmup?.[i] ?? null)}, end ${mb(rss.end?.[i] ?? null)}, max ${mb(rss.max[i])}`,
@@ -252,7 +273,13 @@ pids.forEach((pid, i) => {
 });
 for (const e of stats.examples) console.log(`  example problem: ${JSON.stringify(e)}`);
 const pass =
-  !timedOut && sent === TOTAL && stats.fiveXX === 0 && stats.socketErrors === 0 && stats.wrongStatus === 0 && stats.mismatches === 0;
+  !timedOut &&
+  sent === TOTAL &&
+  stats.fiveXX === 0 &&
+  stats.socketErrors === 0 &&
+  stats.wrongStatus === 0 &&
+  stats.mismatches === 0 &&
+  counted;
 console.log(pass ? "soak: PASS" : `soak: FAIL${timedOut ? ` (time limit of ${TIME_LIMIT_MS / 1000} s reached)` : ""}`);
 process.exitCode = pass ? 0 : 1;
 

@@ -10,7 +10,7 @@ import { initSync, ChurnModel } from "../../pkg/churn.js";
 const JSON_TYPE = "application/json";
 // The two limits agree: 10,000 customers of the Telco schema take 4.8 MB as compact JSON and
 // 7.5 MB at most (the longest row, pretty-printed), under 8 MiB; docs/WORKER.md#limits.
-const DEFAULTS = { MAX_BODY_BYTES: 8_388_608, MAX_BATCH_CUSTOMERS: 10_000, CORS_ALLOW_ORIGIN: "*" };
+const DEFAULTS = { MAX_BODY_BYTES: 8_388_608, MAX_BATCH_CUSTOMERS: 10_000, CORS_ALLOW_ORIGIN: "*", ANALYTICS_INTERVAL_SECONDS: 60 };
 const MAX_TOP = 100;
 
 /** A client's mistake: becomes `{error, details}` with `status`, never a 500. */
@@ -25,16 +25,29 @@ class HttpError extends Error {
 
 /** Reads the Worker's vars (wrangler.toml `[vars]`) once per isolate; bad values are a deploy error. */
 function readConfig(env) {
-  const limit = (name) => {
+  const limit = (name, least = 1) => {
     const raw = env?.[name] ?? DEFAULTS[name];
     const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`config: ${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    if (!Number.isSafeInteger(n) || n < least)
+      throw new Error(`config: ${name} must be ${least === 1 ? "a positive integer" : "an integer >= 0"}, got ${JSON.stringify(raw)}`);
     return n;
   };
+  const token = env?.MONITORING_TOKEN;
+  const monitoring = String(env?.MONITORING ?? "on").trim();
+  if (monitoring !== "on" && monitoring !== "off")
+    throw new Error(`config: MONITORING must be "on" or "off", got ${JSON.stringify(monitoring)}`);
+  const analytics = env?.MONITORING_ANALYTICS;
   const cors = String(env?.CORS_ALLOW_ORIGIN ?? DEFAULTS.CORS_ALLOW_ORIGIN).trim();
   return {
     maxBodyBytes: limit("MAX_BODY_BYTES"),
     maxBatch: limit("MAX_BATCH_CUSTOMERS"),
+    // "off": no profile is kept (GET /monitoring answers 501).
+    monitoring: monitoring === "on",
+    // GET /monitoring needs `Authorization: Bearer <MONITORING_TOKEN>` when the secret is set.
+    monitoringToken: typeof token === "string" && token !== "" ? token : null,
+    // Workers Analytics Engine dataset binding (wrangler.toml), if any, and how often to write.
+    analytics: analytics !== undefined && typeof analytics?.writeDataPoint === "function" ? analytics : null,
+    analyticsIntervalMs: 1000 * limit("ANALYTICS_INTERVAL_SECONDS", 0),
     // "*" (any origin), "" (no CORS headers) or a comma-separated list of allowed origins.
     corsOrigins:
       cors === "*" || cors === ""
@@ -193,11 +206,15 @@ function detailsOf(details, message, whole) {
   return details.length > 0 ? details.map((d) => ({ field: d.field ?? whole, message: d.message })) : [{ field: whole, message }];
 }
 
-/** One customer's result in the seed's shape, plus the optional explain/raw fields. */
-function scoreOne(model, customer, opts, timestamp) {
+/**
+ * One customer's result in the seed's shape, plus the optional explain/raw fields. `scorer` is
+ * the model, or a profile of it (which also counts the customer; the raw probability of a plain
+ * prediction comes from the model, uncounted).
+ */
+function scoreOne(scorer, model, customer, opts, timestamp) {
   let r;
   if (opts.explain) {
-    const e = model.explain(customer, opts.top);
+    const e = scorer.explain(customer, opts.top);
     r = {
       churn_probability: e.churn_probability,
       churn_prediction: e.churn_prediction,
@@ -207,11 +224,45 @@ function scoreOne(model, customer, opts, timestamp) {
     if (opts.raw) r.churn_probability_raw = e.churn_probability_raw;
     r.top_factors = e.top_factors;
   } else {
-    r = model.predict(customer);
+    r = scorer.predict(customer);
     if (opts.raw) r.churn_probability_raw = model.probability(customer);
   }
   if (timestamp !== undefined) r.prediction_timestamp = timestamp;
   return r;
+}
+
+const ENCODER = new TextEncoder();
+
+/**
+ * Whether the request carries `Authorization: Bearer <token>`. Both sides are hashed (SHA-256)
+ * and the digests compared without an early exit, so the time taken does not depend on where
+ * (or whether) a guess first differs, nor on its length.
+ */
+async function bearerMatches(request, token) {
+  const header = request.headers.get("authorization") ?? "";
+  const m = /^Bearer[ ]+(.*)$/i.exec(header);
+  const given = m === null ? "" : m[1].trim();
+  const [a, b] = await Promise.all([
+    crypto.subtle.digest("SHA-256", ENCODER.encode(given)),
+    crypto.subtle.digest("SHA-256", ENCODER.encode(token)),
+  ]);
+  const x = new Uint8Array(a);
+  const y = new Uint8Array(b);
+  let diff = m === null ? 1 : 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
+  return diff === 0;
+}
+
+/**
+ * Analytics Engine data point of the counts since the previous one (docs/WORKER.md#monitoring):
+ * index the model version; blobs the model version and the isolate's id; doubles rows scored,
+ * rows refused, HIGH, MEDIUM, LOW, then the scores in ten bins of width 0.1 (from the profile's
+ * twenty bins of 0.05, summed in pairs).
+ */
+function countsOf(json) {
+  const c = [json.rows, json.invalid_rows, json.risk.HIGH, json.risk.MEDIUM, json.risk.LOW];
+  for (let k = 0; k < 20; k += 2) c.push(json.scores[k] + json.scores[k + 1]);
+  return c;
 }
 
 export function createWorker(wasmModule, modelBytes) {
@@ -219,16 +270,43 @@ export function createWorker(wasmModule, modelBytes) {
   let schema = null;
   let info = null;
   let startupError = null;
+  // What this isolate scored, counted by the core (fixed size: O(fields x bins) integers); null
+  // when the model file carries no training profile (format versions 1 and 2).
+  let profile = null;
   try {
     initSync({ module: wasmModule });
     model = new ChurnModel(new Uint8Array(modelBytes));
     schema = model.schema();
     info = model.info();
+    if (model.referenceProfile() !== null) profile = model.newProfile();
   } catch (e) {
     startupError = e;
     console.error(`churn worker: model failed to load: ${e?.stack ?? e}`);
   }
   let config = null;
+  // Set at the first request: in the module scope of a Worker the clock reads 0 and random
+  // values may not be generated.
+  let isolate = null;
+  // The counts in the last Analytics Engine data point, and when it was written.
+  let written = null;
+  let writtenAt = 0;
+
+  /** Writes the counts since the last data point, at most once per ANALYTICS_INTERVAL_SECONDS. */
+  function writeAnalytics() {
+    if (config.analytics === null || profile === null) return;
+    const now = Date.now();
+    if (written !== null && now - writtenAt < config.analyticsIntervalMs) return;
+    const counts = countsOf(profile.toJSON());
+    const delta = written === null ? counts : counts.map((c, k) => c - written[k]);
+    written = counts;
+    writtenAt = now;
+    if (delta[0] === 0 && delta[1] === 0) return;
+    try {
+      config.analytics.writeDataPoint({ indexes: [model.modelVersion], blobs: [model.modelVersion, isolate.id], doubles: delta });
+    } catch (e) {
+      console.error(`churn worker: Analytics Engine write failed: ${e?.stack ?? e}`);
+    }
+  }
 
   const routes = {
     "/": {
@@ -250,12 +328,41 @@ export function createWorker(wasmModule, modelBytes) {
         trained_at: info.created_at,
       }),
     },
+    "/monitoring": {
+      GET: async (request) => {
+        if (config.monitoringToken !== null && !(await bearerMatches(request, config.monitoringToken))) {
+          const message = "GET /monitoring needs Authorization: Bearer <MONITORING_TOKEN>";
+          throw new HttpError(401, message, [{ field: "authorization", message: "missing or wrong bearer token" }], {
+            "www-authenticate": 'Bearer realm="monitoring"',
+          });
+        }
+        if (!config.monitoring) {
+          throw new HttpError(501, 'monitoring is off (MONITORING = "off")', [{ field: "MONITORING", message: "off" }]);
+        }
+        if (profile === null) {
+          throw new HttpError(
+            501,
+            "the served model file carries no training profile: retrain it with churn (format version 3) to monitor",
+            [{ field: "model", message: `format version ${info.format_version} has no training profile` }],
+          );
+        }
+        return {
+          model_version: model.modelVersion,
+          isolate_id: isolate.id,
+          started_at: isolate.startedAt,
+          rows: profile.rows,
+          invalid_rows: profile.invalidRows,
+          profile: profile.toJSON(),
+        };
+      },
+    },
     "/predict": {
       POST: async (request, url) => {
         const opts = readOptions(url);
         const customer = await readJson(request, config);
         try {
-          return scoreOne(model, customer, opts, new Date().toISOString());
+          // The profile scores and counts (a refusal as invalid, by field) in the same call.
+          return scoreOne(profile ?? model, model, customer, opts, new Date().toISOString());
         } catch (e) {
           if (!isInvalidInput(e)) throw e; // not the client's mistake: a 500
           throw new HttpError(400, e.message, detailsOf(e.details, e.message, "body"));
@@ -290,17 +397,30 @@ export function createWorker(wasmModule, modelBytes) {
           throw new HttpError(413, `customers: ${message}`, [{ field: "customers", message }]);
         }
         // Plain batches go through the core in one call; explain/raw need one call per row.
-        const results =
-          opts.explain || opts.raw
+        // The profile counts the scored rows of an accepted batch, and the refused rows of a
+        // refused one (its good rows were not served: a corrected retry counts them): a plain
+        // batch with `atomic`, an explained one through a profile of its own merged if accepted.
+        const plain = !opts.explain && !opts.raw;
+        const own = !plain && profile !== null ? model.newProfile() : null;
+        let results;
+        try {
+          results = !plain
             ? customers.map((c, row) => {
                 try {
-                  return scoreOne(model, c, opts);
+                  return scoreOne(own ?? model, model, c, opts);
                 } catch (e) {
                   if (!isInvalidInput(e)) throw e;
                   return { row, error: e.message, details: e.details };
                 }
               })
-            : model.predictBatch(customers);
+            : profile !== null
+              ? profile.predictBatch(customers, true)
+              : model.predictBatch(customers);
+          if (own !== null && results.every((r) => r.error === undefined)) profile.merge(own);
+          else if (own !== null) for (const r of results) if (r.error !== undefined) profile.add(customers[r.row]);
+        } finally {
+          own?.free();
+        }
         const details = [];
         let bad = 0;
         for (const r of results) {
@@ -326,7 +446,14 @@ export function createWorker(wasmModule, modelBytes) {
   };
 
   async function handle(request, env) {
-    if (config === null) config = readConfig(env);
+    if (config === null) {
+      config = readConfig(env);
+      if (!config.monitoring) {
+        profile?.free();
+        profile = null;
+      }
+    }
+    if (isolate === null) isolate = { id: crypto.randomUUID(), startedAt: new Date().toISOString() };
     const cors = corsHeaders(config, request);
     const url = new URL(request.url);
     const route = routes[url.pathname];
@@ -367,31 +494,40 @@ export function createWorker(wasmModule, modelBytes) {
     async fetch(request, env) {
       const requestId = request.headers.get("cf-ray") ?? crypto.randomUUID();
       try {
-        const response = await handle(request, env);
-        response.headers.set("x-request-id", requestId);
-        return response;
-      } catch (e) {
-        if (e instanceof HttpError) {
-          await discardBody(request, config);
-          return json(
-            e.status,
-            { error: e.message, details: e.details },
-            { ...e.headers, ...safeCors(config, request), "x-request-id": requestId },
-          );
-        }
-        console.error(`churn worker: request ${requestId} ${request.method} ${request.url} failed: ${e?.stack ?? e}`);
-        const path = new URL(request.url).pathname;
-        if (path === "/health" && startupError !== null) {
-          return json(
-            503,
-            { status: "unhealthy", model_loaded: false, error: "model failed to load", request_id: requestId },
-            { ...safeCors(config, request), "x-request-id": requestId },
-          );
-        }
-        return json(500, { error: "internal error", request_id: requestId }, { ...safeCors(config, request), "x-request-id": requestId });
+        return await respond(request, env, requestId);
+      } finally {
+        // Refused rows count too, so a data point follows a 400 as well as a 200.
+        if (request.method === "POST" && config !== null) writeAnalytics();
       }
     },
   };
+
+  async function respond(request, env, requestId) {
+    try {
+      const response = await handle(request, env);
+      response.headers.set("x-request-id", requestId);
+      return response;
+    } catch (e) {
+      if (e instanceof HttpError) {
+        await discardBody(request, config);
+        return json(
+          e.status,
+          { error: e.message, details: e.details },
+          { ...e.headers, ...safeCors(config, request), "x-request-id": requestId },
+        );
+      }
+      console.error(`churn worker: request ${requestId} ${request.method} ${request.url} failed: ${e?.stack ?? e}`);
+      const path = new URL(request.url).pathname;
+      if (path === "/health" && startupError !== null) {
+        return json(
+          503,
+          { status: "unhealthy", model_loaded: false, error: "model failed to load", request_id: requestId },
+          { ...safeCors(config, request), "x-request-id": requestId },
+        );
+      }
+      return json(500, { error: "internal error", request_id: requestId }, { ...safeCors(config, request), "x-request-id": requestId });
+    }
+  }
 }
 
 /** "null", "an array", "an object", "a string", ... for messages about JSON values. */
