@@ -36,7 +36,7 @@ use rand::{RngExt, SeedableRng};
 
 /// A column with at most this many distinct values is searched with a histogram of its ranks;
 /// a column with more keeps a per-tree list of the bagged rows in value order.
-pub const DENSE_MAX: usize = 4096;
+pub const DENSE_MAX: usize = 256;
 
 /// The training columns, ranked once for the whole forest (read by every thread).
 pub struct Columns {
@@ -49,9 +49,9 @@ pub struct Columns {
 struct Column {
     /// The distinct values, ascending. Values equal as f64 (0.0 and -0.0) share a rank.
     values: Vec<f64>,
-    /// Columns with at most `dense_max` distinct values: the rank of each row's value.
-    dense: Option<Vec<u16>>,
-    /// Columns with more: (row, rank) in ascending order of value.
+    /// Columns with at most `dense_max` (≤ 256) distinct values: the rank of each row's value.
+    dense: Option<Vec<u8>>,
+    /// Columns with more: (row, rank << 1 | label) in ascending order of value.
     order: Option<Vec<(u32, u32)>>,
 }
 
@@ -79,8 +79,8 @@ impl Columns {
         if let Some(i) = x.iter().position(|v| v.is_nan()) {
             bail!("training row {} feature {} is NaN", i / n_features.max(1), i % n_features.max(1));
         }
-        // Ranks of dense columns are u16.
-        let dense_max = dense_max.min(1 << 16);
+        // Ranks of dense columns are u8.
+        let dense_max = dense_max.min(256);
         let features: Vec<usize> = (0..n_features).collect();
         let cols = crate::data::par_map(&features, threads, |&j| {
             let mut keyed: Vec<(u64, u32)> = (0..rows).map(|r| (order_key(x[r * n_features + j]), r as u32)).collect();
@@ -96,12 +96,12 @@ impl Columns {
                 *key = (values.len() - 1) as u64;
             }
             if values.len() > dense_max {
-                let order = keyed.iter().map(|&(code, r)| (r, code as u32)).collect();
+                let order = keyed.iter().map(|&(code, r)| (r, (code as u32) << 1 | y[r as usize] as u32)).collect();
                 Column { values, dense: None, order: Some(order) }
             } else {
-                let mut codes = vec![0u16; rows];
+                let mut codes = vec![0u8; rows];
                 for &(code, r) in &keyed {
-                    codes[r as usize] = code as u16;
+                    codes[r as usize] = code as u8;
                 }
                 Column { values, dense: Some(codes), order: None }
             }
@@ -219,11 +219,11 @@ impl Elem {
 pub struct Workspace {
     rows: Vec<Elem>,
     /// Per feature: the ranks of `rows`, for dense columns (empty otherwise).
-    dense: Vec<Vec<u16>>,
+    dense: Vec<Vec<u8>>,
     /// Per feature: the bagged rows in value order, for columns with many values (else empty).
     sorted: Vec<Vec<SortedElem>>,
     scratch: Vec<Elem>,
-    scratch16: Vec<u16>,
+    scratch8: Vec<u8>,
     sorted_scratch: Vec<SortedElem>,
     /// Per row of the node being split: does it go to the true child?
     mask: Vec<bool>,
@@ -344,9 +344,9 @@ pub fn grow(cols: &Columns, counts: &[u32], p: &TreeParams, seed: u64, ws: &mut 
             dense.extend(ws.rows.iter().map(|e| codes[e.row as usize]));
         }
         if let Some(order) = &col.order {
-            sorted.extend(order.iter().filter_map(|&(r, code)| {
+            sorted.extend(order.iter().filter_map(|&(r, code_y)| {
                 let c = counts[r as usize];
-                (c > 0).then(|| SortedElem { row: r, code, cw: c << 1 | cols.y[r as usize] as u32 })
+                (c > 0).then_some(SortedElem { row: r, code: code_y >> 1, cw: c << 1 | (code_y & 1) })
             }));
         }
     }
@@ -536,7 +536,7 @@ impl Grower<'_> {
         let mask = &ws.mask[..len];
         partition(&mut ws.rows[v.start..v.end], &mut ws.scratch, |i, _| mask[i]);
         for codes in ws.dense.iter_mut().filter(|c| !c.is_empty()) {
-            partition(&mut codes[v.start..v.end], &mut ws.scratch16, |i, _| mask[i]);
+            partition(&mut codes[v.start..v.end], &mut ws.scratch8, |i, _| mask[i]);
         }
         let in_true = &ws.in_true;
         for list in ws.sorted.iter_mut().filter(|l| !l.is_empty()) {
@@ -589,13 +589,33 @@ pub fn forest_importances(trees: &[Tree], n_features: usize) -> Vec<f64> {
     imp
 }
 
-/// The leaf value a tree gives a row (`x` holds the row's features).
-pub fn leaf_output(tree: &Tree, x: &[f64]) -> f64 {
-    let mut i = 0;
-    loop {
-        match tree[i].split {
-            None => return tree[i].output,
-            Some((feature, threshold, t, f)) => i = if x[feature] <= threshold { t } else { f },
+/// A tree in a compact form for the export check: per node (threshold, or the value of a
+/// leaf; feature; true child, false child; a leaf has true child 0).
+pub struct Walk(Vec<(f64, u32, u32, u32)>);
+
+impl Walk {
+    pub fn new(tree: &Tree) -> Walk {
+        Walk(
+            tree.iter()
+                .map(|n| match n.split {
+                    Some((feature, threshold, t, f)) => (threshold, feature as u32, t as u32, f as u32),
+                    None => (n.output, 0, 0, 0),
+                })
+                .collect(),
+        )
+    }
+
+    /// The leaf value the tree gives a row (`x` holds the row's features): `x <= threshold`
+    /// goes to the true child, as in smartcore's `predict`.
+    #[inline]
+    pub fn leaf(&self, x: &[f64]) -> f64 {
+        let mut i = 0;
+        loop {
+            let (v, feature, t, f) = self.0[i];
+            if t == 0 {
+                return v;
+            }
+            i = if x[feature as usize] <= v { t } else { f } as usize;
         }
     }
 }

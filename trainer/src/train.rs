@@ -257,8 +257,9 @@ fn span(t0: Instant, started: Instant) -> String {
 /// The mean of `trees`' leaf values for each row of `x`, as smartcore's `predict` computes it
 /// (`predict_mean`: summed in tree order from 0, divided by the tree count).
 fn chunk_means(trees: &[Tree], x: &[f64], n_features: usize) -> Vec<f64> {
+    let walks: Vec<grow::Walk> = trees.iter().map(grow::Walk::new).collect();
     x.chunks_exact(n_features)
-        .map(|row| trees.iter().fold(0.0, |sum, t| sum + grow::leaf_output(t, row)) / trees.len() as f64)
+        .map(|row| walks.iter().fold(0.0, |sum, t| sum + t.leaf(row)) / trees.len() as f64)
         .collect()
 }
 
