@@ -252,7 +252,7 @@ pub struct TrainArgs {
     pub seed: u64,
     /// Check the exported forest against the fitted trees' own predictions on N evenly spread
     /// training rows instead of every row (for very large files: the check on every row costs
-    /// about a quarter of the fit). Either way the check is exact, bit for bit, and a mismatch
+    /// about a fifth of the fit). Either way the check is exact, bit for bit, and a mismatch
     /// writes nothing [default: every training row]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub verify_rows: Option<u64>,
