@@ -2,23 +2,24 @@
 //! `tree/base_tree.rs`: `RandomForestRegressor` with the MSE criterion, best splitter, bootstrap)
 //! on 0/1 labels, re-implemented so that it scales: the trees are the same, node for node and
 //! bit for bit, as smartcore's for the same seed (tested against smartcore itself in
-//! `train::tests`), but the work per tree is close to the rows in the bag, and the memory beside
-//! the training matrix is about one `u32` per cell, shared by every thread.
+//! `train::tests`), the work per tree is close to the bagged rows times the tree's depth, and
+//! the memory beside the training matrix is about one byte per cell, shared by every thread,
+//! plus the tree being grown on each thread.
 //!
 //! What smartcore does per fit and per tree, and what is done here instead (docs/TRAINING.md,
-//! "Random forest", has the measurements):
+//! "Training that scales", has the measurements):
 //! - smartcore argsorts every column once per `fit` (per 50-tree chunk, on every thread, an
-//!   8-byte index per cell). Here every column is sorted once for the whole forest and kept as
-//!   the rank of each row's value among the column's distinct values ([`Columns`], 4 bytes a
-//!   cell, shared).
+//!   8-byte index per cell). Here every column is sorted once for the whole forest ([`Columns`],
+//!   shared): a column of at most [`DENSE_MAX`] distinct values keeps the rank of each row's
+//!   value (1 byte a cell), a column with more keeps its rows in value order with their ranks.
 //! - smartcore copies every column's sort order into a per-tree list of the bagged rows
-//!   (8 bytes per cell per tree) and stable-partitions every column's list at every split,
-//!   whichever features the split search will try. Here only columns with many distinct values
-//!   ([`DENSE_MAX`]) keep such a list; the others are counted in a histogram of their ranks,
-//!   for the `mtry` tried features only, over the node's rows (one list, partitioned once per
-//!   split).
-//! - smartcore reads `x[(row, j)]` and `y[row]` at random for every element it scans; here the
-//!   scan reads the ranks and the counts in order.
+//!   (8 bytes per cell per tree) and stable-partitions every column's list at every split.
+//!   Here a tree keeps its bagged rows with their 1-byte ranks (partitioned at each split, 1
+//!   byte a cell) and value-ordered lists only for the many-valued columns; the `mtry` searched
+//!   features of a node are counted into a histogram of ranks over the node's contiguous range
+//!   and scanned in rank order.
+//! - smartcore reads `x[(row, j)]` and `y[row]` at random rows for every element it scans (a
+//!   cache miss each on large data); here the scans read contiguous ranges.
 //!
 //! Why the trees are identical: with 0/1 labels and integer bootstrap counts, every statistic
 //! smartcore accumulates in f64 (counts, sums of labels) is an integer below 2^53, so it is exact
