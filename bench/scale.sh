@@ -7,7 +7,7 @@
 #
 # Output: one markdown table per size on stdout, and build/scale/results.json.
 # The default run took about 4 minutes on 2 (busy) cores: mostly churn's auto model selection at
-# 10^5 rows (~50 s) and the two 10^6-row random forests (~1 min each); scikit-learn
+# 10^5 rows (~50 s) and scikit-learn's 10^6-row random forest (~1 min; churn's: ~20 s); scikit-learn
 # GradientBoosting at 10^6 rows (--gb-max 1000000) adds about 3 minutes.
 #
 # Installs scikit-learn and pandas (pinned) into build/bench-venv the first time (~1 min, PyPI);

@@ -250,9 +250,9 @@ pub struct TrainArgs {
     /// Random seed (split, bootstrap, feature sampling)
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Check the exported forest against smartcore's own predictions on N evenly spread
+    /// Check the exported forest against the fitted trees' own predictions on N evenly spread
     /// training rows instead of every row (for very large files: the check on every row costs
-    /// about 15 % of the fit). Either way the check is exact, bit for bit, and a mismatch
+    /// about a fifth of the fit). Either way the check is exact, bit for bit, and a mismatch
     /// writes nothing [default: every training row]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub verify_rows: Option<u64>,

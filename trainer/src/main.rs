@@ -8,6 +8,7 @@ mod cli;
 mod cmd_registry;
 mod cmd_train;
 mod data;
+mod grow;
 mod inspect;
 mod mlflow;
 mod monitor;
@@ -17,6 +18,7 @@ mod plan;
 mod registry;
 mod scoring;
 mod select;
+mod smartcore_rf;
 mod train;
 
 use std::process::ExitCode;

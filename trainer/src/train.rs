@@ -1,27 +1,31 @@
-//! Training: smartcore probability forests on all cores, converted to the core's flat forest
-//! and checked against smartcore's own predictions before anything is written.
+//! Training: a probability forest (smartcore 0.7's random forest regressor on 0/1 labels, grown
+//! by `grow.rs`), converted to the core's flat forest and checked against the fitted trees'
+//! own predictions before anything is written.
 //!
-//! Why `RandomForestRegressor` on 0/1 labels (see docs/TRAINING.md): MSE on 0/1 targets is the Gini
+//! Why a regressor on 0/1 labels (see docs/TRAINING.md): MSE on 0/1 targets is the Gini
 //! criterion, every leaf holds its in-bag churn rate (a real probability, not a vote), and its
 //! split search has no defect on tied values, unlike smartcore 0.7's classifier.
 //!
-//! Parallelism: the forest is cut into fixed chunks of [`CHUNK_TREES`] trees, each trained with
-//! its own seed derived from the user's seed and the chunk number. The chunk layout depends only
-//! on the tree count, so the result is the same whatever the number of cores.
+//! Seeds: the forest is cut into fixed chunks of [`CHUNK_TREES`] trees, each with its own seed
+//! derived from the user's seed and the chunk number, as one smartcore forest each (so the
+//! trees are those `churn train` fitted with smartcore itself). The layout depends only on the
+//! tree count; trees are grown one per task on all threads, so the result is the same whatever
+//! the number of cores.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use inference_wasm::{BuildNode, Forest};
-use serde::ser::{self, Serialize, Serializer};
-use smartcore::ensemble::random_forest_regressor::{RandomForestRegressor, RandomForestRegressorParameters};
-use smartcore::linalg::basic::matrix::DenseMatrix;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
 
 use crate::data::{par_map, SplitMix64};
+use crate::grow::{self, Columns, Tree, TreeParams, Workspace};
 use crate::output::Spans;
+use crate::smartcore_rf;
 
 /// Trees per independently seeded chunk.
 pub const CHUNK_TREES: usize = 50;
@@ -34,8 +38,8 @@ pub struct ForestParams {
     pub min_samples_split: usize,
     pub mtry: usize,
     pub seed: u64,
-    /// Check the export against smartcore on this many evenly spread training rows, not on
-    /// every row (None).
+    /// Check the export against the fitted trees on this many evenly spread training rows, not
+    /// on every row (None).
     pub verify_rows: Option<usize>,
     /// Skip the check (model selection's fold fits, which are never written).
     pub unchecked: bool,
@@ -53,7 +57,7 @@ fn chunk_seed(seed: u64, chunk: usize) -> u64 {
 }
 
 /// Trains the forest on `x` (row-major, `n_features` per row) and labels `y`.
-/// `progress(k)` is called as chunks finish with the number of trees done so far.
+/// `progress(k)` is called as trees finish with the number of trees done so far.
 pub fn train(
     x: &[f64],
     n_features: usize,
@@ -63,95 +67,155 @@ pub fn train(
     progress: &(dyn Fn(usize) + Sync),
     spans: &mut Spans,
 ) -> Result<Trained> {
+    train_with(x, n_features, y, p, threads, progress, spans, grow::DENSE_MAX)
+}
+
+/// [`train`] with the distinct-value count above which a column keeps a value-ordered list.
+#[allow(clippy::too_many_arguments)]
+fn train_with(
+    x: &[f64],
+    n_features: usize,
+    y: &[bool],
+    p: &ForestParams,
+    threads: usize,
+    progress: &(dyn Fn(usize) + Sync),
+    spans: &mut Spans,
+    dense_max: usize,
+) -> Result<Trained> {
     let rows = y.len();
     if rows < 2 {
         bail!("need at least 2 training rows, got {rows}");
     }
-    // Column-major: smartcore's split search reads one feature of many rows at a time
-    // (`x[(row, j)]` for rows in sorted order), so a column is one contiguous block in cache.
-    // The values are the same, so the forest is too.
-    let by_column: Vec<f64> = (0..n_features).flat_map(|j| (0..rows).map(move |r| x[r * n_features + j])).collect();
-    let matrix = DenseMatrix::new(rows, n_features, by_column, true)
-        .map_err(|e| anyhow!("building the training matrix: {e}"))?;
-    let yf: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
-    // The rows the export is checked on: every row, or every k-th row if fewer are asked for.
-    // (Unchecked: one row, smartcore's predictions of it unused.)
-    let stride = if p.unchecked { rows } else { p.verify_rows.map_or(1, |n| rows.div_ceil(n.max(1))) };
-    // (By default every row: then the check rows are `x` itself, not a copy of it.)
-    let check_x: Cow<[f64]> = if stride == 1 {
-        Cow::Borrowed(x)
-    } else {
-        (0..rows).step_by(stride).flat_map(|r| x[r * n_features..(r + 1) * n_features].iter().copied()).collect()
-    };
-    let check = DenseMatrix::new(check_x.len() / n_features, n_features, check_x.to_vec(), false)
-        .map_err(|e| anyhow!("building the check matrix: {e}"))?;
-    let chunks = p.trees.div_ceil(CHUNK_TREES);
-    spans.mark("matrices");
+    if n_features == 0 {
+        bail!("need at least one feature");
+    }
+    let threads = threads.max(1);
+    if std::env::var_os("CHURN_RF_ENGINE").is_some_and(|v| v == "smartcore") {
+        return train_smartcore(x, n_features, y, p, threads, progress, spans);
+    }
+    let cols = Columns::new(x, n_features, y, threads, dense_max)?;
+    spans.mark("rank columns");
     let timings = spans.started();
-    let inputs = Inputs { x: &matrix, y: &yf, check: &check, n_features };
-    // Two kinds of task: fitting a chunk (long), then reading it out and predicting the check
-    // rows with it (short). Fits go first; the short tasks fill in as fits end, so the threads
-    // finish close together instead of one waiting a whole fit for the other.
-    let queue =
-        Mutex::new(Queue { next_fit: 0, fitting: 0, fitted: Vec::new(), results: (0..chunks).map(|_| None).collect() });
-    let fitted = Condvar::new();
-    let done = AtomicUsize::new(0);
+    let tp = TreeParams {
+        // smartcore counts the root as level 1; our depth counts splits (as scikit-learn does).
+        max_depth: p.max_depth.saturating_add(1),
+        min_samples_leaf: p.min_samples_leaf,
+        min_samples_split: p.min_samples_split,
+        mtry: p.mtry.min(n_features),
+    };
+    let chunks = p.trees.div_ceil(CHUNK_TREES);
     let trees_in = |c: usize| CHUNK_TREES.min(p.trees - c * CHUNK_TREES);
-    let context = |c: usize| format!("training trees {}..{}", c * CHUNK_TREES, c * CHUNK_TREES + trees_in(c));
+    // Each chunk's bootstrap generator, and the index of its next tree: a tree's bag is drawn
+    // under the chunk's lock, in tree order, as smartcore draws them one after another.
+    let bags: Vec<Mutex<(Option<SmallRng>, usize)>> = (0..chunks).map(|_| Mutex::new((None, 0))).collect();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Tree>>>> = Mutex::new((0..p.trees).map(|_| None).collect());
     std::thread::scope(|s| {
-        for _ in 0..threads.clamp(1, chunks.max(1)) {
+        for _ in 0..threads.min(p.trees.max(1)) {
             s.spawn(|| {
-                let mut q = queue.lock().unwrap();
+                let mut ws = Workspace::default();
+                let mut counts = Vec::new();
                 loop {
-                    if q.next_fit < chunks {
-                        let c = q.next_fit;
-                        q.next_fit += 1;
-                        q.fitting += 1;
-                        drop(q);
-                        let started = Instant::now();
-                        // A panic inside smartcore becomes this chunk's error: the other thread
-                        // may be waiting for this fit and must not wait forever.
-                        let rf = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            fit_chunk(&inputs, p, trees_in(c), chunk_seed(p.seed, c))
-                        }))
-                        .unwrap_or_else(|_| Err(anyhow!("smartcore panicked while fitting")));
-                        if let Some(t0) = timings {
-                            eprintln!("timing   fit {c} on {:?}: {}", std::thread::current().id(), span(t0, started));
-                        }
-                        progress(done.fetch_add(trees_in(c), Ordering::Relaxed) + trees_in(c));
-                        q = queue.lock().unwrap();
-                        q.fitting -= 1;
-                        match rf {
-                            Ok(rf) => q.fitted.push((c, rf)),
-                            Err(e) => q.results[c] = Some(Err(e.context(context(c)))),
-                        }
-                        fitted.notify_all();
-                    } else if let Some((c, rf)) = q.fitted.pop() {
-                        drop(q);
-                        let started = Instant::now();
-                        let out = read_chunk(&inputs, &rf, trees_in(c)).with_context(|| context(c));
-                        drop(rf);
-                        if let Some(t0) = timings {
-                            eprintln!("timing   read {c} on {:?}: {}", std::thread::current().id(), span(t0, started));
-                        }
-                        q = queue.lock().unwrap();
-                        q.results[c] = Some(out);
-                    } else if q.fitting > 0 {
-                        q = fitted.wait(q).unwrap();
-                    } else {
+                    let g = next.fetch_add(1, Ordering::Relaxed);
+                    if g >= p.trees {
                         break;
                     }
+                    let c = g / CHUNK_TREES;
+                    let started = Instant::now();
+                    let t = {
+                        let mut bag = bags[c].lock().unwrap();
+                        let (rng, t) = &mut *bag;
+                        let rng = rng.get_or_insert_with(|| SmallRng::seed_from_u64(chunk_seed(p.seed, c)));
+                        grow::bootstrap(rng, rows, &mut counts);
+                        *t += 1;
+                        *t - 1
+                    };
+                    // smartcore seeds each tree with the forest's seed plus the tree's index.
+                    let seed = chunk_seed(p.seed, c).wrapping_add(t as u64);
+                    let tree = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        grow::grow(&cols, &counts, &tp, seed, &mut ws)
+                    }))
+                    .map_err(|_| anyhow!("internal error: a panic while growing tree {}", c * CHUNK_TREES + t));
+                    if let Some(t0) = timings {
+                        eprintln!("timing   tree {c}.{t} on {:?}: {}", std::thread::current().id(), span(t0, started));
+                    }
+                    results.lock().unwrap()[c * CHUNK_TREES + t] = Some(tree);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
                 }
             });
         }
     });
-    let results = queue.into_inner().unwrap().results;
-    spans.mark("fit+predict+read");
-    let mut trees = Vec::with_capacity(p.trees);
-    let mut predictions = Vec::with_capacity(chunks);
+    drop(cols);
+    let fitted: Vec<Tree> =
+        results.into_inner().unwrap().into_iter().map(|r| r.expect("every tree was grown")).collect::<Result<_>>()?;
+    spans.mark("fit");
     let mut importances = vec![0.0; n_features];
-    for r in results {
-        let (t, pred, imp) = r.expect("every chunk ran")?;
+    let mut trees = Vec::with_capacity(p.trees);
+    for c in 0..chunks {
+        let chunk = &fitted[c * CHUNK_TREES..c * CHUNK_TREES + trees_in(c)];
+        let imp = grow::forest_importances(chunk, n_features);
+        for (a, b) in importances.iter_mut().zip(&imp) {
+            *a += b * chunk.len() as f64;
+        }
+        trees.extend(chunk.iter().map(build_nodes));
+    }
+    let total: f64 = importances.iter().sum();
+    if total > 0.0 {
+        importances.iter_mut().for_each(|v| *v /= total);
+    }
+    let forest = Forest::build(n_features as u32, &trees).context("converting the trees")?;
+    drop(trees);
+    spans.mark("convert");
+    if !p.unchecked {
+        // The rows the export is checked on: every row, or every k-th row if fewer are asked for.
+        let stride = p.verify_rows.map_or(1, |n| rows.div_ceil(n.max(1)));
+        let check_x: Cow<[f64]> = if stride == 1 {
+            Cow::Borrowed(x)
+        } else {
+            (0..rows).step_by(stride).flat_map(|r| x[r * n_features..(r + 1) * n_features].iter().copied()).collect()
+        };
+        let expected = |c: usize| {
+            let end = ((c + 1) * CHUNK_TREES).min(fitted.len());
+            chunk_means(&fitted[c * CHUNK_TREES..end], &check_x, n_features)
+        };
+        verify(&forest, &check_x, n_features, stride, threads, &expected)?;
+    }
+    spans.mark("verify");
+    Ok(Trained { forest, importances })
+}
+
+/// [`train`] by smartcore itself (`CHURN_RF_ENGINE=smartcore`): one smartcore forest per chunk,
+/// chunks on all threads, the export checked against smartcore's own predictions on the check
+/// rows. Slower and larger (see docs/TRAINING.md); the same model.
+fn train_smartcore(
+    x: &[f64],
+    n_features: usize,
+    y: &[bool],
+    p: &ForestParams,
+    threads: usize,
+    progress: &(dyn Fn(usize) + Sync),
+    spans: &mut Spans,
+) -> Result<Trained> {
+    let rows = y.len();
+    let stride = if p.unchecked { rows } else { p.verify_rows.map_or(1, |n| rows.div_ceil(n.max(1))) };
+    let check_x: Vec<f64> =
+        (0..rows).step_by(stride).flat_map(|r| x[r * n_features..(r + 1) * n_features].iter().copied()).collect();
+    let chunks: Vec<usize> = (0..p.trees.div_ceil(CHUNK_TREES)).collect();
+    let done = AtomicUsize::new(0);
+    let out = par_map(&chunks, threads, |&c| {
+        let n = CHUNK_TREES.min(p.trees - c * CHUNK_TREES);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            smartcore_rf::smartcore_chunk(x, n_features, y, &check_x, p, n, chunk_seed(p.seed, c))
+        }))
+        .unwrap_or_else(|_| Err(anyhow!("smartcore panicked while fitting")));
+        progress(done.fetch_add(n, Ordering::Relaxed) + n);
+        r.with_context(|| format!("training trees {}..{}", c * CHUNK_TREES, c * CHUNK_TREES + n))
+    });
+    spans.mark("fit+predict+read");
+    let (mut trees, mut predictions, mut importances) = (Vec::new(), Vec::new(), vec![0.0; n_features]);
+    for r in out {
+        let (t, pred, imp) = r?;
         for (a, b) in importances.iter_mut().zip(&imp) {
             *a += b * t.len() as f64;
         }
@@ -165,30 +229,22 @@ pub fn train(
     let forest = Forest::build(n_features as u32, &trees).context("converting the trees")?;
     spans.mark("convert");
     if !p.unchecked {
-        verify(&forest, &check_x, n_features, stride, &predictions, threads)?;
+        verify(&forest, &check_x, n_features, stride, threads, &|c| predictions[c].clone())?;
     }
     spans.mark("verify");
     Ok(Trained { forest, importances })
 }
 
-/// What every chunk trains on: the training matrix and labels, and the rows smartcore predicts
-/// for the export check.
-struct Inputs<'a> {
-    x: &'a DenseMatrix<f64>,
-    y: &'a Vec<f64>,
-    check: &'a DenseMatrix<f64>,
-    n_features: usize,
-}
-
-type Rf = RandomForestRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
-type ChunkOut = (Vec<Vec<BuildNode>>, Vec<f64>, Vec<f64>);
-
-/// The chunks' tasks: next chunk to fit, fits running, fitted chunks not yet read, results.
-struct Queue {
-    next_fit: usize,
-    fitting: usize,
-    fitted: Vec<(usize, Rf)>,
-    results: Vec<Option<Result<ChunkOut>>>,
+/// A grown tree in the core's build form.
+fn build_nodes(tree: &Tree) -> Vec<BuildNode> {
+    tree.iter()
+        .map(|n| match n.split {
+            Some((feature, threshold, left, right)) => {
+                BuildNode::Split { feature: feature as u32, threshold, value: n.output, left, right }
+            }
+            None => BuildNode::Leaf { value: n.output },
+        })
+        .collect()
 }
 
 /// "start .. end ms (duration)" since `t0`, for the CHURN_TIMINGS lines.
@@ -198,322 +254,43 @@ fn span(t0: Instant, started: Instant) -> String {
     format!("{:7.2} .. {:7.2} ms ({:6.2} ms)", ms(t0, started), ms(t0, now), ms(started, now))
 }
 
-/// One chunk's smartcore forest.
-fn fit_chunk(&Inputs { x, y, n_features, .. }: &Inputs, p: &ForestParams, n_trees: usize, seed: u64) -> Result<Rf> {
-    let params = RandomForestRegressorParameters::default()
-        .with_n_trees(n_trees)
-        // smartcore counts the root as level 1; our depth counts splits (as scikit-learn does).
-        .with_max_depth(p.max_depth.saturating_add(1))
-        .with_min_samples_leaf(p.min_samples_leaf)
-        .with_min_samples_split(p.min_samples_split)
-        .with_m(p.mtry.min(n_features))
-        .with_seed(seed);
-    Rf::fit(x, y, params).map_err(|e| anyhow!("smartcore: {e}"))
+/// The mean of `trees`' leaf values for each row of `x`, as smartcore's `predict` computes it
+/// (`predict_mean`: summed in tree order from 0, divided by the tree count).
+fn chunk_means(trees: &[Tree], x: &[f64], n_features: usize) -> Vec<f64> {
+    let walks: Vec<grow::Walk> = trees.iter().map(grow::Walk::new).collect();
+    x.chunks_exact(n_features)
+        .map(|row| walks.iter().fold(0.0, |sum, t| sum + t.leaf(row)) / trees.len() as f64)
+        .collect()
 }
-
-/// A fitted chunk's trees, smartcore's own predictions for the check rows, and its importances.
-fn read_chunk(&Inputs { check, .. }: &Inputs, rf: &Rf, n_trees: usize) -> Result<ChunkOut> {
-    let predicted = rf.predict(check).map_err(|e| anyhow!("smartcore predict: {e}"))?;
-    let importances = rf.compute_feature_importances().map_err(|e| anyhow!("smartcore importances: {e}"))?;
-    let mut reader = TreeReader::default();
-    rf.serialize(&mut reader).map_err(|e| anyhow!("reading smartcore's trees: {e}"))?;
-    if reader.trees.len() != n_trees {
-        bail!("reading smartcore's trees: found {} trees, expected {n_trees}", reader.trees.len());
-    }
-    let trees = reader
-        .trees
-        .into_iter()
-        .map(|t| {
-            t.into_iter()
-                .map(|n| match (n.true_child, n.false_child, n.split_value) {
-                    (Some(left), Some(right), Some(threshold)) => Ok(BuildNode::Split {
-                        feature: n.split_feature as u32,
-                        threshold,
-                        value: n.output,
-                        left,
-                        right,
-                    }),
-                    (None, None, _) => Ok(BuildNode::Leaf { value: n.output }),
-                    _ => bail!("smartcore node with one child"),
-                })
-                .collect::<Result<Vec<_>>>()
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((trees, predicted, importances))
-}
-
-/// The fields of a smartcore tree node that the export needs.
-#[derive(Default)]
-struct SNode {
-    output: f64,
-    split_feature: usize,
-    split_value: Option<f64>,
-    true_child: Option<usize>,
-    false_child: Option<usize>,
-}
-
-/// smartcore's trees and nodes are private; its `serde` feature is the way to read them. This
-/// serializer reads them straight out of `Serialize`: it keeps the fields of every `Node`
-/// struct, by name, grouped by `BaseTree`, and skips everything else (no intermediate document).
-#[derive(Default)]
-struct TreeReader {
-    /// Names of the structs being serialized, innermost last.
-    structs: Vec<&'static str>,
-    field: &'static str,
-    node: SNode,
-    tree: Vec<SNode>,
-    trees: Vec<Vec<SNode>>,
-}
-
-#[derive(Debug)]
-struct ReadError(String);
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for ReadError {}
-impl ser::Error for ReadError {
-    fn custom<T: std::fmt::Display>(msg: T) -> Self {
-        ReadError(msg.to_string())
-    }
-}
-
-impl TreeReader {
-    fn in_node(&self) -> bool {
-        self.structs.last() == Some(&"Node")
-    }
-
-    fn start(&mut self, name: &'static str) {
-        match name {
-            "Node" => self.node = SNode::default(),
-            "BaseTree" => self.tree = Vec::new(),
-            _ => {}
-        }
-        self.structs.push(name);
-    }
-
-    fn end(&mut self) {
-        match self.structs.pop() {
-            Some("Node") => self.tree.push(std::mem::take(&mut self.node)),
-            Some("BaseTree") => self.trees.push(std::mem::take(&mut self.tree)),
-            _ => {}
-        }
-    }
-
-    fn field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), ReadError> {
-        let outer = std::mem::replace(&mut self.field, key);
-        value.serialize(&mut *self)?;
-        self.field = outer;
-        Ok(())
-    }
-}
-
-/// Serializer methods for values the reader skips.
-macro_rules! skip {
-    ($($f:ident($t:ty)),* $(,)?) => {
-        $(fn $f(self, _: $t) -> Result<(), ReadError> { Ok(()) })*
-    };
-}
-
-impl Serializer for &mut TreeReader {
-    type Ok = ();
-    type Error = ReadError;
-    type SerializeSeq = Self;
-    type SerializeTuple = Self;
-    type SerializeTupleStruct = Self;
-    type SerializeTupleVariant = Self;
-    type SerializeMap = Self;
-    type SerializeStruct = Self;
-    type SerializeStructVariant = Self;
-
-    skip!(
-        serialize_bool(bool),
-        serialize_i8(i8),
-        serialize_i16(i16),
-        serialize_i32(i32),
-        serialize_i64(i64),
-        serialize_u8(u8),
-        serialize_u16(u16),
-        serialize_u32(u32),
-        serialize_f32(f32),
-        serialize_char(char),
-        serialize_str(&str),
-        serialize_bytes(&[u8]),
-        serialize_unit_struct(&'static str),
-    );
-
-    fn serialize_u64(self, v: u64) -> Result<(), ReadError> {
-        if self.in_node() {
-            match self.field {
-                "split_feature" => self.node.split_feature = v as usize,
-                "true_child" => self.node.true_child = Some(v as usize),
-                "false_child" => self.node.false_child = Some(v as usize),
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn serialize_f64(self, v: f64) -> Result<(), ReadError> {
-        if self.in_node() {
-            match self.field {
-                "output" => self.node.output = v,
-                "split_value" => self.node.split_value = Some(v),
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn serialize_none(self) -> Result<(), ReadError> {
-        Ok(())
-    }
-
-    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<(), ReadError> {
-        value.serialize(self)
-    }
-
-    fn serialize_unit(self) -> Result<(), ReadError> {
-        Ok(())
-    }
-
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), ReadError> {
-        Ok(())
-    }
-
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, value: &T) -> Result<(), ReadError> {
-        value.serialize(self)
-    }
-
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), ReadError> {
-        value.serialize(self)
-    }
-
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self, ReadError> {
-        Ok(self)
-    }
-
-    fn serialize_tuple(self, _: usize) -> Result<Self, ReadError> {
-        Ok(self)
-    }
-
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, ReadError> {
-        Ok(self)
-    }
-
-    fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self, ReadError> {
-        Ok(self)
-    }
-
-    fn serialize_map(self, _: Option<usize>) -> Result<Self, ReadError> {
-        Ok(self)
-    }
-
-    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Self, ReadError> {
-        self.start(name);
-        Ok(self)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        _: usize,
-    ) -> Result<Self, ReadError> {
-        self.start(variant);
-        Ok(self)
-    }
-}
-
-/// Sequences and tuples: each element is read in turn.
-macro_rules! read_elements {
-    ($($trait:ident :: $method:ident),*) => {$(
-        impl ser::$trait for &mut TreeReader {
-            type Ok = ();
-            type Error = ReadError;
-            fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
-                value.serialize(&mut **self)
-            }
-            fn end(self) -> Result<(), ReadError> {
-                Ok(())
-            }
-        }
-    )*};
-}
-read_elements!(
-    SerializeSeq::serialize_element,
-    SerializeTuple::serialize_element,
-    SerializeTupleStruct::serialize_field,
-    SerializeTupleVariant::serialize_field
-);
-
-impl ser::SerializeMap for &mut TreeReader {
-    type Ok = ();
-    type Error = ReadError;
-    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), ReadError> {
-        key.serialize(&mut **self)
-    }
-    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ReadError> {
-        value.serialize(&mut **self)
-    }
-    fn end(self) -> Result<(), ReadError> {
-        Ok(())
-    }
-}
-
-/// Structs: named fields.
-macro_rules! read_fields {
-    ($($trait:ident),*) => {$(
-        impl ser::$trait for &mut TreeReader {
-            type Ok = ();
-            type Error = ReadError;
-            fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), ReadError> {
-                self.field(key, value)
-            }
-            fn end(self) -> Result<(), ReadError> {
-                TreeReader::end(self);
-                Ok(())
-            }
-        }
-    )*};
-}
-read_fields!(SerializeStruct, SerializeStructVariant);
 
 /// The exported forest must give, for every checked training row and every chunk, exactly (bit
-/// for bit) the mean smartcore predicts for that chunk (`predictions`, one vector per chunk):
-/// same trees, same leaves, same summation order. The check rows `x` are every `stride`-th
-/// training row. Chunks are checked on all threads, with the core's batch path (bit-identical
-/// to scoring one row at a time).
+/// for bit) the mean the fitted trees give for that chunk (`expected(c)`, as smartcore's
+/// `predict` computes it): same trees, same leaves, same summation order. The check rows `x` are
+/// every `stride`-th training row. Chunks are checked on all threads, with the core's batch path
+/// (bit-identical to scoring one row at a time).
 fn verify(
     forest: &Forest,
     x: &[f64],
     n_features: usize,
     stride: usize,
-    predictions: &[Vec<f64>],
     threads: usize,
+    expected: &(dyn Fn(usize) -> Vec<f64> + Sync),
 ) -> Result<()> {
     let compiled = forest.compile().context("the converted forest does not load")?;
-    let rows = predictions.first().map_or(0, |p| p.len());
-    let x = &x[..rows * n_features];
-    let chunks: Vec<usize> = (0..predictions.len()).collect();
+    let rows = x.len() / n_features;
+    let chunks: Vec<usize> = (0..compiled.n_trees().div_ceil(CHUNK_TREES)).collect();
     // The first mismatch in chunk order is the one reported.
     par_map(&chunks, threads, |&c| -> Result<()> {
-        let (pred, start) = (&predictions[c], c * CHUNK_TREES);
-        let end = (start + CHUNK_TREES).min(compiled.n_trees());
+        let pred = expected(c);
+        let (start, end) = (c * CHUNK_TREES, ((c + 1) * CHUNK_TREES).min(compiled.n_trees()));
         let mut got = vec![0.0; rows];
         compiled.means_over(start..end, x, &mut got);
+        if pred.len() != rows {
+            bail!("internal check failed: {} predictions for {rows} rows in trees {start}..{end}", pred.len());
+        }
         if let Some(r) = (0..rows).find(|&r| got[r].to_bits() != pred[r].to_bits()) {
             bail!(
-                "internal check failed: the flat forest gives {} for training row {} in trees {start}..{end}, smartcore {}; no file written",
+                "internal check failed: the flat forest gives {} for training row {} in trees {start}..{end}, the fitted trees {}; no file written",
                 got[r],
                 r * stride,
                 pred[r]
@@ -557,16 +334,166 @@ mod tests {
         }
     }
 
+    /// Imbalanced labels, negative values, 0.0 and -0.0, a column of ~all-distinct values.
+    fn data2(rows: usize) -> (Vec<f64>, Vec<bool>) {
+        let mut rng = SplitMix64(11);
+        let mut x = Vec::with_capacity(rows * 5);
+        let mut y = Vec::with_capacity(rows);
+        for _ in 0..rows {
+            let cont = (rng.next() % 1_000_000) as f64 / 7.0 - 50_000.0;
+            let zero = [-1.5, -0.0, 0.0, 2.25][(rng.next() % 4) as usize];
+            let cat = (rng.next() % 7) as f64;
+            let bin = (rng.next() % 2) as f64;
+            let small = (rng.next() % 40) as f64 * 0.25;
+            x.extend([cont, zero, cat, bin, small]);
+            let risk = (cont > 20_000.0) as u64 + (cat == 3.0) as u64 + (zero > 0.0) as u64 + (small < 3.0) as u64;
+            y.push(rng.next() % 10 < 1 + 2 * risk);
+        }
+        (x, y)
+    }
+
+    fn same_nodes(a: &[Vec<BuildNode>], b: &[Vec<BuildNode>]) -> Result<(), String> {
+        if a.len() != b.len() {
+            return Err(format!("{} trees vs {}", a.len(), b.len()));
+        }
+        for (t, (ta, tb)) in a.iter().zip(b).enumerate() {
+            if ta.len() != tb.len() {
+                return Err(format!("tree {t}: {} nodes vs {}", ta.len(), tb.len()));
+            }
+            for (i, (na, nb)) in ta.iter().zip(tb).enumerate() {
+                let same = match (na, nb) {
+                    (BuildNode::Leaf { value: va }, BuildNode::Leaf { value: vb }) => va.to_bits() == vb.to_bits(),
+                    (
+                        BuildNode::Split { feature: fa, threshold: ha, value: va, left: la, right: ra },
+                        BuildNode::Split { feature: fb, threshold: hb, value: vb, left: lb, right: rb },
+                    ) => {
+                        fa == fb && ha.to_bits() == hb.to_bits() && va.to_bits() == vb.to_bits() && (la, ra) == (lb, rb)
+                    }
+                    _ => false,
+                };
+                if !same {
+                    return Err(format!("tree {t} node {i}: {na:?} vs {nb:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn same_bits(a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    /// One chunk grown here, one tree after another as smartcore does.
+    fn grown_chunk(cols: &Columns, p: &ForestParams, n_trees: usize, seed: u64) -> Vec<Tree> {
+        let tp = TreeParams {
+            max_depth: p.max_depth.saturating_add(1),
+            min_samples_leaf: p.min_samples_leaf,
+            min_samples_split: p.min_samples_split,
+            mtry: p.mtry.min(cols.n_features()),
+        };
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let (mut counts, mut ws) = (Vec::new(), Workspace::default());
+        (0..n_trees)
+            .map(|t| {
+                grow::bootstrap(&mut rng, cols.rows(), &mut counts);
+                grow::grow(cols, &counts, &tp, seed.wrapping_add(t as u64), &mut ws)
+            })
+            .collect()
+    }
+
+    /// The trees, the importances and the predictions are smartcore's own (unpatched
+    /// smartcore 0.7.0 fitted as `churn train` fitted it before `grow.rs`), bit for bit, over
+    /// settings that reach every stopping rule, with the columns split between the two
+    /// searches (histogram of ranks, value-ordered list) at the default 256 values, at 8 (more
+    /// columns as lists), and at 0 (every column a list).
+    #[test]
+    fn grown_trees_are_smartcores() {
+        let settings: [(u16, usize, usize, usize); 12] = [
+            // depth, leaf, split, mtry
+            (5, 3, 6, 2),
+            (0, 1, 2, 2),
+            (1, 1, 2, 4),
+            (3, 20, 2, 1),
+            (7, 20, 2, 4),
+            (12, 1, 2, 3),
+            (30, 1, 2, 9),
+            (6, 5, 50, 2),
+            (4, 40, 80, 5),
+            (8, 2, 2, 0),
+            (10, 150, 2, 3),
+            (7, 1, 700, 2),
+        ];
+        let sets = [("data", 4, data(400)), ("data2", 5, data2(1500))];
+        let mut compared = 0;
+        let mut splits = 0;
+        for (name, nf, (x, y)) in &sets {
+            for dense_max in [grow::DENSE_MAX, 8, 0] {
+                let cols = Columns::new(x, *nf, y, 2, dense_max).unwrap();
+                for (i, &(max_depth, min_samples_leaf, min_samples_split, mtry)) in settings.iter().enumerate() {
+                    let seed = [0, 42, u64::MAX][i % 3];
+                    let p = ForestParams { max_depth, min_samples_leaf, min_samples_split, mtry, seed, ..params(7) };
+                    let what = format!("{name}, dense_max {dense_max}, {p:?}");
+                    let (want, want_pred, want_imp) = smartcore_rf::smartcore_chunk(x, *nf, y, x, &p, 7, seed).unwrap();
+                    let got = grown_chunk(&cols, &p, 7, seed);
+                    let got_nodes: Vec<Vec<BuildNode>> = got.iter().map(build_nodes).collect();
+                    if let Err(e) = same_nodes(&got_nodes, &want) {
+                        panic!("{what}: {e}");
+                    }
+                    assert!(same_bits(&chunk_means(&got, x, *nf), &want_pred), "{what}: predictions");
+                    assert!(same_bits(&grow::forest_importances(&got, *nf), &want_imp), "{what}: importances");
+                    compared += 1;
+                    splits += got.iter().flatten().filter(|n| n.split.is_some()).count();
+                }
+            }
+        }
+        assert_eq!(compared, 72);
+        assert!(splits > 5000, "the trees have splits ({splits})");
+    }
+
+    /// The whole `train` (chunk seeds, trees grown on several threads, importances, export)
+    /// gives the forest `churn train` built from smartcore's chunks.
+    #[test]
+    fn train_gives_smartcores_forest() {
+        let (x, y) = data2(1200);
+        let p = ForestParams { max_depth: 7, min_samples_leaf: 2, min_samples_split: 2, mtry: 2, ..params(120) };
+        let mut trees = Vec::new();
+        let mut importances = vec![0.0; 5];
+        for c in 0..3 {
+            let n = CHUNK_TREES.min(120 - c * CHUNK_TREES);
+            let (t, _, imp) = smartcore_rf::smartcore_chunk(&x, 5, &y, &x, &p, n, chunk_seed(p.seed, c)).unwrap();
+            for (a, b) in importances.iter_mut().zip(&imp) {
+                *a += b * n as f64;
+            }
+            trees.extend(t);
+        }
+        let total: f64 = importances.iter().sum();
+        importances.iter_mut().for_each(|v| *v /= total);
+        let want = Forest::build(5, &trees).unwrap();
+        for threads in [1, 2, 3] {
+            for dense_max in [grow::DENSE_MAX, 0] {
+                let mut spans = Spans::new(Instant::now());
+                let got = train_with(&x, 5, &y, &p, threads, &|_| {}, &mut spans, dense_max).unwrap();
+                assert!(got.forest == want, "{threads} threads, dense_max {dense_max}: another forest");
+                assert!(same_bits(&got.importances, &importances), "{threads} threads: importances");
+            }
+        }
+    }
+
+    #[test]
+    fn nan_is_an_error_not_a_panic() {
+        let (mut x, y) = data(50);
+        x[4 * 7 + 2] = f64::NAN;
+        let mut spans = Spans::new(Instant::now());
+        let err = train(&x, 4, &y, &params(3), 2, &|_| {}, &mut spans).err().unwrap().to_string();
+        assert!(err.contains("training row 7 feature 2 is NaN"), "{err}");
+    }
+
     #[test]
     fn tree_reader_reads_what_serde_json_sees() {
         let (x, y) = data(300);
-        let matrix = DenseMatrix::new(300, 4, x.clone(), false).unwrap();
-        let yf: Vec<f64> = y.iter().map(|&b| b as u8 as f64).collect();
-        let inputs = Inputs { x: &matrix, y: &yf, check: &matrix, n_features: 4 };
-        let rf = fit_chunk(&inputs, &params(7), 7, 3).unwrap();
-        let (trees, predicted, _) = read_chunk(&inputs, &rf, 7).unwrap();
+        let (trees, predicted, _) = smartcore_rf::smartcore_chunk(&x, 4, &y, &x, &params(7), 7, 3).unwrap();
         // The same trees through a full JSON document of smartcore's serde form.
-        let doc = serde_json::to_value(&rf).unwrap();
+        let doc = smartcore_rf::smartcore_json(&x, 4, &y, &params(7), 7, 3);
         let json_trees = doc["forest_regressor"]["trees"].as_array().unwrap();
         assert_eq!(trees.len(), json_trees.len());
         let mut splits = 0;
@@ -609,11 +536,11 @@ mod tests {
             compiled.means_over(range, &check, &mut out);
             out
         };
-        let mut predictions = vec![per_chunk(0..50), per_chunk(50..60)];
-        verify(&trained.forest, &check, 4, 3, &predictions, 2).unwrap();
+        let mut predictions = [per_chunk(0..50), per_chunk(50..60)];
+        verify(&trained.forest, &check, 4, 3, 2, &|c| predictions[c].clone()).unwrap();
         // One ulp off in the second chunk's 8th check row (training row 21).
         predictions[1][7] = f64::from_bits(predictions[1][7].to_bits() + 1);
-        let err = verify(&trained.forest, &check, 4, 3, &predictions, 2).unwrap_err().to_string();
+        let err = verify(&trained.forest, &check, 4, 3, 2, &|c| predictions[c].clone()).unwrap_err().to_string();
         assert!(err.contains("training row 21 in trees 50..60"), "{err}");
     }
 
