@@ -3,7 +3,7 @@
 // come from the native CLI (`churn score`, `churn evaluate`) or its committed golden output,
 // never from the page's own code. Needs `npm run build` (the site) and target/release/churn
 // (scripts/test.sh builds both first).
-import { test, before, after } from "node:test";
+import { test, before, beforeEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -56,8 +56,11 @@ before(async () => {
   ctx = await browser();
   page = await ctx.newPage();
   page.on("pageerror", (e) => console.error("page error:", e.message));
-  await open();
 });
+
+// Every test starts from a freshly loaded page with the bundled model, so none depends on what
+// an earlier one left behind (run any one alone with `node --test --test-name-pattern=...`).
+beforeEach(open);
 
 after(async () => {
   await ctx?.close();
@@ -129,6 +132,8 @@ test("a bad field value shows its error next to that field, and fixing it scores
 });
 
 test("a corrupt or foreign model file gives a clear message and the page keeps its model", async () => {
+  await page.setInputFiles("#model-file", join(fixtures, "golden.bin"));
+  await page.waitForFunction(() => document.getElementById("result-version").textContent === "golden-1");
   const bytes = readFileSync(join(fixtures, "golden.bin"));
   bytes[bytes.length - 10] ^= 0xff;
   await page.setInputFiles("#model-file", { name: "corrupt.bin", mimeType: "application/octet-stream", buffer: bytes });
@@ -143,7 +148,6 @@ test("a corrupt or foreign model file gives a clear message and the page keeps i
 });
 
 test("the Telco held-out CSV: row count, risk counts, metrics and the downloaded CSV equal the native CLI", async () => {
-  await open(); // back to the bundled default model
   const want = join(work, "telco_test.scored.csv");
   cli("score", "--model", defaultModel, "--data", telcoTest, "--out", want);
   const native = readFileSync(want);
@@ -258,7 +262,6 @@ test("rows with errors are listed with row, line and reason; the rest score as `
 });
 
 test("accessible and usable at phone width; screenshots at desktop and phone width", async () => {
-  await open();
   await scoreCsv(telcoTest);
   const unlabelled = await page.$$eval("input, select", (els) => els.filter((e) => !e.labels?.length).map((e) => e.id || e.name));
   assert.deepEqual(unlabelled, [], "every control has a label");
