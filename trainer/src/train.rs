@@ -544,6 +544,41 @@ mod tests {
         assert!(err.contains("training row 21 in trees 50..60"), "{err}");
     }
 
+    /// The export check runs on training rows; this one runs on rows smartcore never saw: other
+    /// draws, values beyond the training range, and every split threshold itself (where `<=`
+    /// against `<` would show). smartcore's own predictions and the core's agree bit for bit.
+    #[test]
+    fn the_export_predicts_unseen_rows_as_smartcore_does() {
+        let (x, y) = data2(2000);
+        let (train_x, train_y) = (&x[..1200 * 5], &y[..1200]);
+        let p = ForestParams { max_depth: 9, min_samples_leaf: 1, min_samples_split: 2, mtry: 3, ..params(30) };
+        let (trees, _, _) = smartcore_rf::smartcore_chunk(train_x, 5, train_y, train_x, &p, 30, 9).unwrap();
+        let mut unseen: Vec<f64> = x[1200 * 5..].to_vec();
+        unseen.extend([1e12, 1e12, 1e12, 1e12, 1e12, -1e12, -1e12, -1e12, -1e12, -1e12]);
+        let base: Vec<f64> = x[1300 * 5..1301 * 5].to_vec();
+        let mut at_thresholds = 0;
+        for tree in &trees {
+            for node in tree {
+                if let BuildNode::Split { feature, threshold, .. } = *node {
+                    for v in [threshold, f64::from_bits(threshold.to_bits() + 1)] {
+                        let mut row = base.clone();
+                        row[feature as usize] = v;
+                        unseen.extend(row);
+                    }
+                    at_thresholds += 1;
+                }
+            }
+        }
+        assert!(at_thresholds > 100, "{at_thresholds}");
+        let (_, predicted, _) = smartcore_rf::smartcore_chunk(train_x, 5, train_y, &unseen, &p, 30, 9).unwrap();
+        let forest = Forest::build(5, &trees).unwrap();
+        verify(&forest, &unseen, 5, 1, 2, &|_| predicted.clone()).unwrap();
+        // And the check would see a difference there.
+        let mut off = predicted.clone();
+        off[900] = f64::from_bits(off[900].to_bits() + 1);
+        assert!(verify(&forest, &unseen, 5, 1, 2, &|_| off.clone()).is_err());
+    }
+
     #[test]
     fn the_forest_is_the_same_for_any_thread_count() {
         // 120 trees: two full chunks and a partial one.
