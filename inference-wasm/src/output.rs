@@ -281,6 +281,16 @@ impl CsvLayout {
         self.fields.contains(&i) || self.id == Some(i) || self.target == Some(i)
     }
 
+    /// The column of each of the model's fields, in schema order.
+    pub fn field_columns(&self) -> &[usize] {
+        &self.fields
+    }
+
+    /// The column of the model's id, when the header has it.
+    pub fn id_column(&self) -> Option<usize> {
+        self.id
+    }
+
     pub fn has_target(&self) -> bool {
         self.target.is_some()
     }

@@ -14,7 +14,7 @@ use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use inference_wasm::output::{number, ScoredColumns, ROW_COLUMN};
-use inference_wasm::{Evaluation, Explanation, InputError as CoreInputError, Model, Value};
+use inference_wasm::{CsvLayout, Evaluation, Explanation, InputError as CoreInputError, Model, Value};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
@@ -242,17 +242,15 @@ struct Layout {
 
 impl Layout {
     fn new(model: &Model, schema: &Schema, id_column: Option<&str>, target: Option<&str>) -> Result<Layout, Failure> {
-        let find = |name: &str| schema.fields().iter().position(|f| f.name() == name);
-        let missing: Vec<&str> =
-            model.schema().fields.iter().filter(|f| find(&f.name).is_none()).map(|f| f.name.as_str()).collect();
-        if !missing.is_empty() {
-            return Err(Failure::Table(format!("the table lacks column(s) the model needs: {}", missing.join(", "))));
-        }
+        // The columns are found by the same rule as a CSV header's (the core's CsvLayout).
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let layout = CsvLayout::new(model, &names).map_err(|e| Failure::Table(format!("the table {e}")))?;
+        let find = |name: &str| names.iter().position(|n| *n == name);
         let id = match id_column {
             Some(name) => {
                 Some(find(name).ok_or_else(|| Failure::Table(format!("the table has no id column {name:?}")))?)
             }
-            None => model.schema().id_column.as_deref().and_then(find),
+            None => layout.id_column(),
         };
         let target = match target {
             Some(name) => Some(find(name).ok_or_else(|| {
@@ -260,7 +258,7 @@ impl Layout {
             })?),
             None => None,
         };
-        Ok(Layout { fields: model.schema().fields.iter().filter_map(|f| find(&f.name)).collect(), id, target })
+        Ok(Layout { fields: layout.field_columns().to_vec(), id, target })
     }
 
     fn cells<'a>(&self, batch: &'a RecordBatch) -> Result<Vec<Cells<'a>>, Failure> {
