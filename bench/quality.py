@@ -36,6 +36,8 @@ churn (skipped with a note when the binary does not exist):
 
 Usage: python bench/quality.py [CHURN]   (CHURN: argv, else env CHURN, else target/release/churn)
        env CHURN_FLAGS="--trees 300"     extra flags for `churn train`
+       env QUALITY_EXTRA="FILE:TARGET:POSITIVE[:DROP,DROP] ..."   more churn files, each split
+           80/20 like the bank file (stratified, seed 42) into build/quality/<file name>_*.csv
 Writes build/quality/results.json; prints one markdown table per data set.
 bench/quality.sh builds churn and the venv (scikit-learn pinned) and runs this.
 """
@@ -75,24 +77,24 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def split_bank():
-    """Writes build/quality/bank_{train,test}.csv: the data lines of bank_churners.csv, byte for
-    byte, split as data/telco_{train,test}.csv were split from data/telco_churn.csv."""
-    with open(BANK_SRC, "rb") as f:
+def split(src, target, name):
+    """Writes build/quality/<name>_{train,test}.csv: the data lines of `src`, byte for byte,
+    split as data/telco_{train,test}.csv were split from data/telco_churn.csv."""
+    with open(src, "rb") as f:
         raw = f.read()
-    lines = raw.split(b"\n")
+    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
     header, body = lines[0], [l for l in lines[1:] if l]
-    # One record per line (no quoted newlines in this file): the target parsed from the lines.
-    target = pd.read_csv(BANK_SRC, dtype=str, keep_default_na=False)[BANK_TARGET].tolist()
-    if len(target) != len(body):
-        sys.exit(f"{BANK_SRC}: {len(body)} lines but {len(target)} CSV records")
-    train, test = train_test_split(body, test_size=0.2, stratify=target, random_state=SEED)
+    # One record per line (no quoted newlines in these files): the target parsed from the lines.
+    labels = pd.read_csv(src, dtype=str, keep_default_na=False)[target].tolist()
+    if len(labels) != len(body):
+        sys.exit(f"{src}: {len(body)} lines but {len(labels)} CSV records")
+    train, test = train_test_split(body, test_size=0.2, stratify=labels, random_state=SEED)
     paths = {}
-    for name, part in (("train", train), ("test", test)):
-        path = os.path.join(OUT, f"bank_{name}.csv")
+    for part_name, part in (("train", train), ("test", test)):
+        path = os.path.join(OUT, f"{name}_{part_name}.csv")
         with open(path, "wb") as f:
             f.write(header + b"\n" + b"\n".join(part) + b"\n")
-        paths[name] = path
+        paths[part_name] = path
     return paths["train"], paths["test"]
 
 
@@ -253,7 +255,7 @@ def main():
     start = time.perf_counter()
     churn = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("CHURN", "target/release/churn")
     extra = shlex.split(os.environ.get("CHURN_FLAGS", ""))
-    bank_train, bank_test = split_bank()
+    bank_train, bank_test = split(BANK_SRC, BANK_TARGET, "bank")
     nb = [c for c in pd.read_csv(BANK_SRC, nrows=0).columns if c.startswith("Naive_Bayes_Classifier_")]
     assert len(nb) == 2, nb
     specs = [
@@ -263,6 +265,15 @@ def main():
          "target": BANK_TARGET, "positive": BANK_POSITIVE, "drop": ["CLIENTNUM", *nb],
          "churn_flags": ["--target", BANK_TARGET, "--positive", BANK_POSITIVE, "--drop", ",".join(["CLIENTNUM", *nb])]},
     ]
+    for extra_spec in os.environ.get("QUALITY_EXTRA", "").split():
+        # FILE:TARGET:POSITIVE[:DROP,DROP...], split 80/20 like the bank file.
+        src, target, positive, *rest = extra_spec.split(":")
+        drop = [c for c in (rest[0] if rest else "").split(",") if c]
+        name = os.path.splitext(os.path.basename(src))[0]
+        train, test = split(src, target, name)
+        specs.append({"name": name, "train": train, "test": test, "target": target, "positive": positive,
+                      "drop": drop, "churn_flags": ["--target", target, "--positive", positive,
+                                                    *(["--drop", ",".join(drop)] if drop else [])]})
     have_churn = os.path.isfile(churn) and os.access(churn, os.X_OK)
     results = {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -12,6 +12,7 @@
 # Installs scikit-learn and pandas (pinned) into build/bench-venv the first time (~1 min, PyPI);
 # the venv of bench/venv.sh, shared by every bench script.
 # Usage: bash bench/quality.sh            extra `churn train` flags: CHURN_FLAGS="--trees 300"
+#        more churn files: QUALITY_EXTRA="FILE:TARGET:POSITIVE[:DROP,...] ..." (see bench/quality.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p trainer

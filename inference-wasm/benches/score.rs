@@ -1,16 +1,19 @@
 //! Native speed of the scoring core on the default Telco model (`www/worker/model.bin`) and the
 //! Telco rows — the baseline the wasm figures (`www/bench/wasm.mjs`) are compared with.
 //! Run: `cargo bench -p inference-wasm` (medians in target/criterion/).
+//! `CHURN_BENCH_MODELS=a.bin,b.bin` scores the Telco rows with those models instead (any model
+//! trained on Telco's columns), e.g. a forest against boosted trees of the same node count:
+//! `bash bench/kinds.sh`.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use inference_wasm::{Column, FieldKind, Model, Value};
 
-/// The model, the Telco rows encoded, and the same rows as text cells in schema order.
-fn load() -> (Model, Vec<Vec<f64>>, Vec<Vec<String>>) {
+/// The model at `path`, the Telco rows encoded, and the same rows as text cells in schema order.
+fn load(path: &str) -> (Model, Vec<Vec<f64>>, Vec<Vec<String>>) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let model = Model::from_bytes(&std::fs::read(format!("{root}/www/worker/model.bin")).unwrap()).unwrap();
+    let model = Model::from_bytes(&std::fs::read(path).unwrap()).unwrap();
     let text = std::fs::read_to_string(format!("{root}/data/telco_churn.csv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -34,9 +37,24 @@ fn load() -> (Model, Vec<Vec<f64>>, Vec<Vec<String>>) {
 }
 
 fn bench(c: &mut Criterion) {
-    let (model, rows, records) = load();
+    let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../www/worker/model.bin").to_string();
+    let paths = std::env::var("CHURN_BENCH_MODELS").map_or(vec![default.clone()], |v| {
+        v.split(',').map(str::to_string).collect()
+    });
+    for path in paths {
+        let name = if path == default {
+            "telco default model".to_string()
+        } else {
+            std::path::Path::new(&path).file_name().unwrap().to_string_lossy().into_owned()
+        };
+        bench_model(c, &name, &path);
+    }
+}
+
+fn bench_model(c: &mut Criterion, name: &str, path: &str) {
+    let (model, rows, records) = load(path);
     let n = rows.len();
-    let mut g = c.benchmark_group("telco default model");
+    let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(n as u64));
     // What wasm's predict(obj) does after reading the object: encode text cells, then score.
     g.bench_function("score a record (encode text + probability), one row at a time", |b| {

@@ -696,20 +696,20 @@ impl CompiledForest {
         let rows = out.len().min(matrix.len() / nf);
         let out = &mut out[..rows];
         out.fill(start);
-        // Blocks of rows walk each tree in lockstep, a fixed number of steps (leaves are fixed
-        // points): the rows' node loads are independent, so the CPU overlaps them.
+        // A block of rows walks each tree in lockstep, a fixed number of steps (leaves are fixed
+        // points): the rows' node loads are independent, so the CPU overlaps them. Blocks are the
+        // outer loop: a block's rows stay in the L1 cache while every tree passes over them,
+        // where a whole matrix swept once per tree would come from memory hundreds of times.
         const BLOCK: usize = 64;
         let mut at = [0usize; BLOCK];
-        for t in trees {
-            let (root, depth) = (self.roots[t], self.depths[t]);
-            for (b, acc) in out.chunks_mut(BLOCK).enumerate() {
-                let base = b * BLOCK;
-                let at = &mut at[..acc.len()];
-                at.fill(root as usize);
-                for _ in 0..depth {
+        for (block, acc) in matrix.chunks(BLOCK * nf).zip(out.chunks_mut(BLOCK)) {
+            let at = &mut at[..acc.len()];
+            for t in trees.clone() {
+                at.fill(self.roots[t] as usize);
+                for _ in 0..self.depths[t] {
                     for (k, i) in at.iter_mut().enumerate() {
                         let n = self.nodes[*i];
-                        *i = n.route(*i, matrix[(base + k) * nf + n.feature as usize]);
+                        *i = n.route(*i, block[k * nf + n.feature as usize]);
                     }
                 }
                 for (a, &i) in acc.iter_mut().zip(at.iter()) {
