@@ -38,9 +38,8 @@ fn load(path: &str) -> (Model, Vec<Vec<f64>>, Vec<Vec<String>>) {
 
 fn bench(c: &mut Criterion) {
     let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../www/worker/model.bin").to_string();
-    let paths = std::env::var("CHURN_BENCH_MODELS").map_or(vec![default.clone()], |v| {
-        v.split(',').map(str::to_string).collect()
-    });
+    let paths = std::env::var("CHURN_BENCH_MODELS")
+        .map_or(vec![default.clone()], |v| v.split(',').map(str::to_string).collect());
     for path in paths {
         let name = if path == default {
             "telco default model".to_string()
