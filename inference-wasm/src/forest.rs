@@ -705,7 +705,19 @@ impl CompiledForest {
         for (block, acc) in matrix.chunks(BLOCK * nf).zip(out.chunks_mut(BLOCK)) {
             let at = &mut at[..acc.len()];
             for t in trees.clone() {
-                at.fill(self.roots[t] as usize);
+                let root = self.roots[t] as usize;
+                if self.depths[t] == 1 {
+                    // A stump: both children are leaves; one step from the root.
+                    let n = self.nodes[root];
+                    let (f, th) = (n.feature as usize, n.threshold);
+                    let (l, r) = (self.values[root + 1], self.values[n.right as usize]);
+                    for (k, a) in acc.iter_mut().enumerate() {
+                        let v = block[k * nf + f];
+                        *a += if v <= th { l } else { r };
+                    }
+                    continue;
+                }
+                at.fill(root);
                 for _ in 0..self.depths[t] {
                     for (k, i) in at.iter_mut().enumerate() {
                         let n = self.nodes[*i];
@@ -1060,7 +1072,8 @@ mod tests {
     fn boosted_trees_use_the_logistic_link_and_explain_additively() {
         let c = boosted().compile().unwrap();
         assert_eq!(c.link(), Link::Logistic { base: -1.0 });
-        for x in [[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [1.0, 3.0]] {
+        // Stumps, which batches score by their own path: equal to a threshold goes left, NaN right.
+        for x in [[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [1.0, 3.0], [0.5, 2.5], [f64::NAN, f64::NAN]] {
             let leaf0 = if x[0] <= 0.5 { -0.4 } else { 0.6 };
             let leaf1 = if x[1] <= 2.5 { 0.3 } else { -0.2 };
             // base + trees, added in tree order, then the one sigmoid.
