@@ -669,9 +669,9 @@ impl CompiledForest {
         self.finish(sum)
     }
 
-    /// Probabilities for `rows` feature vectors laid out row after row. Trees are the outer loop
-    /// (cache-friendly); each row's sum still adds tree outputs in tree order, so every value is
-    /// bit-identical to [`CompiledForest::probability`].
+    /// Probabilities for `rows` feature vectors laid out row after row, scored in blocks of rows
+    /// that walk each tree together; each row's sum still adds tree outputs in tree order, so
+    /// every value is bit-identical to [`CompiledForest::probability`].
     pub fn probabilities(&self, matrix: &[f64], out: &mut [f64]) {
         let rows = self.sums_over(0..self.roots.len(), matrix, out, self.link.start());
         for p in out[..rows].iter_mut() {
