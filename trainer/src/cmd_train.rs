@@ -119,6 +119,9 @@ struct Prepared {
     notes: Vec<String>,
 }
 
+/// Rows a thread encodes at a time (see `prepare`).
+const ENCODE_BLOCK: usize = 16_384;
+
 /// Reads the CSV, plans the schema from the training rows, and encodes every row with the
 /// core's encoders: training sees exactly what scoring will see.
 fn prepare(plan: &TrainPlan, spans: &mut Spans) -> Result<Prepared> {
@@ -154,38 +157,48 @@ fn prepare(plan: &TrainPlan, spans: &mut Spans) -> Result<Prepared> {
         }
     }
 
-    let columns: Vec<Vec<Option<&str>>> = schema.fields.iter().map(|f| table.column(&f.name)).collect::<Result<_>>()?;
-    // Blocks of rows on all threads; the first error in row order is the one reported.
+    // Encoded in waves of blocks, on all threads; each block reads only its own rows' cells, and
+    // every encoded row goes straight to the training or the held-out matrix. So no copy of
+    // the text cells or of the encoded matrix exists at once: the peak is the table plus the
+    // matrices. The first error in row order is the one reported.
     let encoders = Encoders::new(&schema);
-    let per_block = n.div_ceil(plan.threads.max(1)).max(1);
-    let blocks: Vec<std::ops::Range<usize>> = (0..n).step_by(per_block).map(|r| r..(r + per_block).min(n)).collect();
-    let value = |i: usize, r: usize| columns[i][r].map_or(Value::Null, Value::Text);
-    let encoded = data::par_map(&blocks, plan.threads, |rows| -> Result<(Vec<f64>, Vec<Mark>)> {
-        let mut xs = vec![0.0; rows.len() * nf];
-        let mut marks = Vec::with_capacity(rows.len() * nf);
-        for (r, out) in rows.clone().zip(xs.chunks_mut(nf)) {
-            encoders
-                .encode(&schema, |i, _| value(i, r), out)
-                .with_context(|| format!("{} line {}", plan.data.display(), line_of(r)))?;
-            marks.extend((0..nf).map(|i| profile::mark(&schema, i, value(i, r), out[i])));
+    let threads = plan.threads.max(1);
+    let mut x_train = Vec::with_capacity(train_rows.len() * nf);
+    let mut x_test = Vec::with_capacity(test_rows.len() * nf);
+    let mut marks_train = Vec::with_capacity(train_rows.len() * nf);
+    for wave in (0..n).step_by(ENCODE_BLOCK * threads) {
+        let blocks: Vec<std::ops::Range<usize>> = (wave..(wave + ENCODE_BLOCK * threads).min(n))
+            .step_by(ENCODE_BLOCK)
+            .map(|r| r..(r + ENCODE_BLOCK).min(n))
+            .collect();
+        let encoded = data::par_map(&blocks, threads, |rows| -> Result<(Vec<f64>, Vec<Mark>)> {
+            let columns: Vec<Vec<Option<&str>>> =
+                schema.fields.iter().map(|f| table.column_rows(&f.name, rows.clone())).collect::<Result<_>>()?;
+            let value = |i: usize, k: usize| columns[i][k].map_or(Value::Null, Value::Text);
+            let mut xs = vec![0.0; rows.len() * nf];
+            let mut marks = Vec::with_capacity(rows.len() * nf);
+            for (k, out) in xs.chunks_mut(nf).enumerate() {
+                encoders
+                    .encode(&schema, |i, _| value(i, k), out)
+                    .with_context(|| format!("{} line {}", plan.data.display(), line_of(rows.start + k)))?;
+                marks.extend((0..nf).map(|i| profile::mark(&schema, i, value(i, k), out[i])));
+            }
+            Ok((xs, marks))
+        });
+        for (rows, block) in blocks.into_iter().zip(encoded) {
+            let (xs, marks) = block?;
+            for (r, (x, m)) in rows.zip(xs.chunks(nf).zip(marks.chunks(nf))) {
+                if is_test[r] {
+                    x_test.extend_from_slice(x);
+                } else {
+                    x_train.extend_from_slice(x);
+                    marks_train.extend_from_slice(m);
+                }
+            }
         }
-        Ok((xs, marks))
-    });
-    let mut x = Vec::with_capacity(n * nf);
-    let mut marks = Vec::with_capacity(n * nf);
-    for block in encoded {
-        let (xs, ms) = block?;
-        x.extend(xs);
-        marks.extend(ms);
     }
-    let marks_train: Vec<Mark> = train_rows.iter().flat_map(|&r| marks[r * nf..(r + 1) * nf].iter().copied()).collect();
-    drop(marks);
     // The text cells are no longer needed (they take more memory than the numbers).
-    drop(columns);
     drop(table);
-    let x_test = data::gather_rows(&x, nf, &test_rows);
-    // Without held-out rows the training matrix is the encoded matrix itself, not a copy.
-    let x_train = if test_rows.is_empty() { x } else { data::gather_rows(&x, nf, &train_rows) };
     spans.mark("encode");
     Ok(Prepared {
         schema,

@@ -60,6 +60,21 @@ impl Table {
         Ok(col.str()?.iter().collect())
     }
 
+    /// The cells of one column in rows `rows` (borrowed from the table, not copied).
+    pub fn column_rows(&self, name: &str, rows: std::ops::Range<usize>) -> Result<Vec<Option<&str>>> {
+        let mut out = Vec::with_capacity(rows.len());
+        let mut offset = 0;
+        for chunk in self.df.column(name)?.str()?.downcast_iter() {
+            let (lo, hi) = (rows.start.max(offset), rows.end.min(offset + chunk.len()));
+            out.extend((lo..hi).map(|r| chunk.get(r - offset)));
+            offset += chunk.len();
+            if offset >= rows.end {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     pub fn find(&self, name: &str) -> Option<&str> {
         self.names.iter().find(|n| n.as_str() == name).map(|s| s.as_str())
     }
@@ -442,6 +457,25 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_of_a_column_reads_across_chunks() {
+        // Three chunks (as a large CSV can give), with empty cells.
+        let part = |cells: &[Option<&str>]| DataFrame::new(cells.len(), vec![Column::new("a".into(), cells)]).unwrap();
+        let mut df = part(&[Some("x0"), None, Some("x2")]);
+        df.vstack_mut(&part(&[Some("x3"), Some("x4")])).unwrap();
+        df.vstack_mut(&part(&[None, Some("x6"), Some("x7")])).unwrap();
+        assert_eq!(df.column("a").unwrap().str().unwrap().chunks().len(), 3);
+        let table = Table { names: vec!["a".into()], df };
+        let all = table.column("a").unwrap();
+        assert_eq!(all.len(), 8);
+        for start in 0..=8 {
+            for end in start..=8 {
+                assert_eq!(table.column_rows("a", start..end).unwrap(), all[start..end], "{start}..{end}");
+            }
+        }
+        assert!(table.column_rows("b", 0..1).is_err());
+    }
 
     #[test]
     fn labels_are_detected() {
