@@ -36,7 +36,7 @@ pub use output::{CsvLayout, Evaluation, Record, RowError, ScoredColumns};
 pub use policy::{Decision, Risk, RiskPolicy};
 pub use profile::{DriftThresholds, Mark, Profile};
 pub use schema::{CategoricalField, Field, FieldKind, Missing, NumericField, Schema, Target, Unknown};
-pub use value::{FieldError, InputError, Problem, Value};
+pub use value::{FieldError, InputError, OwnedValue, Problem, Value};
 
 pub use schema::Encoders;
 

@@ -24,6 +24,34 @@ pub enum Value<'a> {
     Other(&'static str),
 }
 
+/// One input value, owned: what a binding reads out of its host's objects (JS, Python) before
+/// the core borrows it as a [`Value`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum OwnedValue {
+    Absent,
+    Null,
+    Bool(bool),
+    Number(f64),
+    Text(String),
+    Level(u32),
+    Other(&'static str),
+}
+
+impl OwnedValue {
+    /// The core's view of this value.
+    pub fn value(&self) -> Value<'_> {
+        match self {
+            OwnedValue::Absent => Value::Absent,
+            OwnedValue::Null => Value::Null,
+            OwnedValue::Bool(b) => Value::Bool(*b),
+            OwnedValue::Number(x) => Value::Number(*x),
+            OwnedValue::Text(s) => Value::Text(s),
+            OwnedValue::Level(code) => Value::Level(*code),
+            OwnedValue::Other(k) => Value::Other(k),
+        }
+    }
+}
+
 /// What is wrong with one field's value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Problem {

@@ -10,6 +10,8 @@ use wasm_bindgen::prelude::*;
 
 use crate::doc::{self, Doc};
 use crate::{Column, CsvLayout, Evaluation, FieldKind, InputError, Mark, Model, Profile, Risk, RowError, Value};
+// An input value as read from JS.
+use crate::OwnedValue as Cell;
 
 /// Strings longer than this are not copied into wasm memory: no level or number is that long.
 const MAX_TEXT: u32 = 4096;
@@ -127,65 +129,39 @@ struct Keys {
     message: JsValue,
 }
 
-/// An input value as read from JS.
-enum Cell {
-    Absent,
-    Null,
-    Bool(bool),
-    Number(f64),
-    Text(String),
-    /// A string that is exactly level `code` of the field (read without copying it).
-    Level(usize),
-    Other(&'static str),
+/// Reads an input value from JS.
+fn read_cell(v: &JsValue) -> Cell {
+    if v.is_undefined() {
+        Cell::Absent
+    } else if v.is_null() {
+        Cell::Null
+    } else if let Some(x) = v.as_f64() {
+        Cell::Number(x)
+    } else if v.is_string() {
+        let s: &JsString = v.unchecked_ref();
+        if s.length() > MAX_TEXT {
+            Cell::Other("a string of more than 4096 characters")
+        } else {
+            s.as_string().map_or(Cell::Other("a string that is not valid UTF-16"), Cell::Text)
+        }
+    } else if let Some(b) = v.as_bool() {
+        Cell::Bool(b)
+    } else {
+        Cell::Other(kind_of(v))
+    }
 }
 
-impl Cell {
-    fn read(v: &JsValue) -> Cell {
-        if v.is_undefined() {
-            Cell::Absent
-        } else if v.is_null() {
-            Cell::Null
-        } else if let Some(x) = v.as_f64() {
-            Cell::Number(x)
-        } else if v.is_string() {
-            let s: &JsString = v.unchecked_ref();
-            if s.length() > MAX_TEXT {
-                Cell::Other("a string of more than 4096 characters")
-            } else {
-                s.as_string().map_or(Cell::Other("a string that is not valid UTF-16"), Cell::Text)
-            }
-        } else if let Some(b) = v.as_bool() {
-            Cell::Bool(b)
-        } else {
-            Cell::Other(kind_of(v))
-        }
+/// A value as the caller gave it, for explanations. A string that was read as a level (without
+/// copying it) is `Level`; `levels` holds the field's level strings, made once at load.
+fn cell_to_js(cell: &Cell, levels: &[JsValue]) -> JsValue {
+    if let Cell::Level(code) = cell {
+        return levels.get(*code as usize).cloned().unwrap_or(JsValue::NULL);
     }
-
-    /// The core's view of this value.
-    fn value(&self) -> Value<'_> {
-        match self {
-            Cell::Absent => Value::Absent,
-            Cell::Null => Value::Null,
-            Cell::Bool(b) => Value::Bool(*b),
-            Cell::Number(x) => Value::Number(*x),
-            Cell::Text(s) => Value::Text(s),
-            Cell::Level(code) => Value::Level(*code as u32),
-            Cell::Other(k) => Value::Other(k),
-        }
-    }
-
-    /// The value as the caller gave it, for explanations.
-    /// `levels` holds the field's level strings, made once at load.
-    fn to_js(&self, levels: &[JsValue]) -> JsValue {
-        if let Cell::Level(code) = self {
-            return levels.get(*code).cloned().unwrap_or(JsValue::NULL);
-        }
-        match self.value() {
-            Value::Text(s) => JsValue::from_str(s),
-            Value::Number(v) => JsValue::from_f64(v),
-            Value::Bool(b) => JsValue::from_bool(b),
-            _ => JsValue::NULL,
-        }
+    match cell.value() {
+        Value::Text(s) => JsValue::from_str(s),
+        Value::Number(v) => JsValue::from_f64(v),
+        Value::Bool(b) => JsValue::from_bool(b),
+        _ => JsValue::NULL,
     }
 }
 
@@ -272,9 +248,9 @@ impl Inner {
                 0 => Cell::Absent,
                 1 => Cell::Null,
                 2 => Cell::Number(tagged[2 * i + 1]),
-                3 => Cell::Level(tagged[2 * i + 1] as usize),
+                3 => Cell::Level(tagged[2 * i + 1] as u32),
                 _ => match Reflect::get(customer, &self.keys[i]) {
-                    Ok(v) => Cell::read(&v),
+                    Ok(v) => read_cell(&v),
                     // A getter that throws, a revoked proxy...
                     Err(_) => Cell::Other("a value that cannot be read"),
                 },
@@ -424,7 +400,9 @@ impl Inner {
         let factors: Array = e
             .contributions
             .iter()
-            .map(|c| factor(&self.keys[c.field], &cells[c.field].to_js(&self.level_values[c.field]), c.contribution))
+            .map(|c| {
+                factor(&self.keys[c.field], &cell_to_js(&cells[c.field], &self.level_values[c.field]), c.contribution)
+            })
             .collect();
         Ok(explained(self.result(e.probability), e.probability, e.base_value, factors))
     }
@@ -572,11 +550,11 @@ impl ChurnModel {
                 // A string that is exactly a level is resolved once here, as in `readCustomer`.
                 let levels = self.level_maps.get(i as u32);
                 let level = |v: &JsValue| match levels.dyn_ref::<js_sys::Map>() {
-                    Some(map) => map.get(v).as_f64().map(|code| Cell::Level(code as usize)),
+                    Some(map) => map.get(v).as_f64().map(|code| Cell::Level(code as u32)),
                     None => None,
                 };
                 let seen: Vec<Cell> =
-                    Array::from(&pair.get(1)).iter().map(|v| level(&v).unwrap_or_else(|| Cell::read(&v))).collect();
+                    Array::from(&pair.get(1)).iter().map(|v| level(&v).unwrap_or_else(|| read_cell(&v))).collect();
                 let len = codes.len();
                 if seen.iter().all(|c| matches!(c, Cell::Number(_) | Cell::Null | Cell::Absent)) {
                     let number = |c: &Cell| if let Cell::Number(x) = c { *x } else { f64::NAN };

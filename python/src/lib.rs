@@ -11,7 +11,9 @@ mod arrow_io;
 use std::path::PathBuf;
 
 use inference_wasm::output::ScoredColumns;
-use inference_wasm::{doc, pyfunc, Doc, Evaluation, InputError as CoreInputError, Model as CoreModel, Value};
+use inference_wasm::{doc, pyfunc, Doc, Evaluation, InputError as CoreInputError, Model as CoreModel};
+// A value of a Python record, owned (the limited API gives strings as copies).
+use inference_wasm::OwnedValue as Cell;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
@@ -38,49 +40,27 @@ struct Model {
     model: CoreModel,
 }
 
-/// One value of a Python record, owned (the limited API gives strings as copies).
-enum Cell {
-    Absent,
-    Null,
-    Bool(bool),
-    Number(f64),
-    Text(String),
-    Other(&'static str),
-}
-
-impl Cell {
-    fn of(v: Option<&Bound<'_, PyAny>>) -> Cell {
-        let Some(v) = v else { return Cell::Absent };
-        if v.is_none() {
-            Cell::Null
-        } else if let Ok(b) = v.cast::<PyBool>() {
-            Cell::Bool(b.is_true())
-        } else if v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() {
-            // An int too large for a double still has a nearest one; NaN is refused by the core.
-            v.extract::<f64>().map_or(Cell::Other("a number that is not a double"), Cell::Number)
-        } else if let Ok(s) = v.cast::<PyString>() {
-            s.to_cow().map_or(Cell::Other("a string that is not valid UTF-8"), |s| Cell::Text(s.into_owned()))
-        } else if v.is_instance_of::<PyList>() {
-            Cell::Other("a list")
-        } else if v.is_instance_of::<PyDict>() {
-            Cell::Other("a dict")
-        } else {
-            // numpy scalars and the like: a float if they say so, else named as an object.
-            match v.extract::<f64>() {
-                Ok(x) if v.hasattr("__float__").unwrap_or(false) => Cell::Number(x),
-                _ => Cell::Other("an object"),
-            }
-        }
-    }
-
-    fn value(&self) -> Value<'_> {
-        match self {
-            Cell::Absent => Value::Absent,
-            Cell::Null => Value::Null,
-            Cell::Bool(b) => Value::Bool(*b),
-            Cell::Number(x) => Value::Number(*x),
-            Cell::Text(s) => Value::Text(s),
-            Cell::Other(k) => Value::Other(k),
+/// Reads an input value from Python.
+fn read_cell(v: Option<&Bound<'_, PyAny>>) -> Cell {
+    let Some(v) = v else { return Cell::Absent };
+    if v.is_none() {
+        Cell::Null
+    } else if let Ok(b) = v.cast::<PyBool>() {
+        Cell::Bool(b.is_true())
+    } else if v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() {
+        // An int too large for a double still has a nearest one; NaN is refused by the core.
+        v.extract::<f64>().map_or(Cell::Other("a number that is not a double"), Cell::Number)
+    } else if let Ok(s) = v.cast::<PyString>() {
+        s.to_cow().map_or(Cell::Other("a string that is not valid UTF-8"), |s| Cell::Text(s.into_owned()))
+    } else if v.is_instance_of::<PyList>() {
+        Cell::Other("a list")
+    } else if v.is_instance_of::<PyDict>() {
+        Cell::Other("a dict")
+    } else {
+        // numpy scalars and the like: a float if they say so, else named as an object.
+        match v.extract::<f64>() {
+            Ok(x) if v.hasattr("__float__").unwrap_or(false) => Cell::Number(x),
+            _ => Cell::Other("an object"),
         }
     }
 }
@@ -183,7 +163,7 @@ impl Model {
     fn cells(&self, record: &Bound<'_, PyAny>) -> Result<Vec<Cell>, Refused> {
         let fields = &self.model.schema().fields;
         if let Ok(d) = record.cast::<PyDict>() {
-            return Ok(fields.iter().map(|f| Cell::of(d.get_item(&f.name).ok().flatten().as_ref())).collect());
+            return Ok(fields.iter().map(|f| read_cell(d.get_item(&f.name).ok().flatten().as_ref())).collect());
         }
         if record.is_instance_of::<PyString>() || !record.hasattr("keys").unwrap_or(false) {
             return Err(Refused::NotAMapping(format!(
@@ -192,7 +172,7 @@ impl Model {
             )));
         }
         // Any other mapping: a missing key is an absent field.
-        Ok(fields.iter().map(|f| Cell::of(record.get_item(&f.name).ok().as_ref())).collect())
+        Ok(fields.iter().map(|f| read_cell(record.get_item(&f.name).ok().as_ref())).collect())
     }
 
     fn features(&self, record: &Bound<'_, PyAny>) -> Result<(Vec<f64>, Vec<Cell>), Refused> {
