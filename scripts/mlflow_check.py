@@ -190,6 +190,19 @@ check(list(pred.columns) == ["churn_probability", "churn_prediction", "risk_leve
 check([struct.pack("<d", x) for x in pred["churn_probability_raw"]] == cli_raw,
       "mlflow.pyfunc predict == churn score --raw, bit for bit")
 check(list(pred["risk_level"]) == list(cli["risk_level"]), "pyfunc risk levels == the CLI's")
+# params={"explain": 3}: the top factors of `churn score --explain 3`, the same fields and bits.
+check([(p.name, p.dtype.name, p.default) for p in pyfunc.metadata.get_params_schema().params] == [("explain", "long", 0)],
+      "params schema: explain, long, default 0")
+explained = os.path.join(WORK, "prod_scores_explain.csv")
+subprocess.run([CHURN, "score", "--model", prod_file, "--data", TEST, "--out", explained, "--raw", "--explain", "3"],
+               check=True)
+cli_ex = pd.read_csv(explained, dtype=str, keep_default_na=False)
+pred_ex = pyfunc.predict(test_df, params={"explain": 3})
+check(list(pred_ex.columns) == list(cli_ex.columns[1:]), "pyfunc explain columns == churn score --explain 3's")
+check(all(list(pred_ex[f"why_{k}"]) == list(cli_ex[f"why_{k}"]) for k in (1, 2, 3)), "pyfunc top factors == the CLI's")
+check(all([struct.pack("<d", x) for x in pred_ex[f"why_{k}_contribution"]]
+          == [struct.pack("<d", float(x)) for x in cli_ex[f"why_{k}_contribution"]] for k in (1, 2, 3)),
+      "pyfunc contributions == the CLI's, bit for bit")
 reqs = mlflow.pyfunc.get_model_dependencies("models:/telco@production")
 with open(reqs) as f:
     check(f"churn-edge=={churn_edge.__version__}" in f.read(), "requirement churn-edge==<version>")

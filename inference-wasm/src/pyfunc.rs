@@ -43,7 +43,8 @@ pub fn signature_inputs(schema: &Schema) -> String {
     format!("[{}]", cols.join(", "))
 }
 
-/// The columns `predict` returns: the policy's decision and the raw probability.
+/// The columns `predict` returns: the policy's decision and the raw probability (with the
+/// `explain` parameter, the top factors' columns follow).
 pub fn signature_outputs() -> String {
     let cols: Vec<String> = [
         ("churn_probability", "double"),
@@ -55,6 +56,13 @@ pub fn signature_outputs() -> String {
     .map(|(name, ty)| format!("{{\"type\": \"{ty}\", \"name\": \"{name}\", \"required\": true}}"))
     .collect();
     format!("[{}]", cols.join(", "))
+}
+
+/// The parameters `predict` takes (`predict(df, params={"explain": 3})`), as MLflow's JSON
+/// param specs: `explain`, how many top factors to add per row (the columns of
+/// `churn score --explain N`); 0, the default, adds none.
+pub fn signature_params() -> String {
+    "[{\"name\": \"explain\", \"type\": \"long\", \"default\": 0, \"shape\": null}]".to_string()
 }
 
 /// A YAML single-quoted scalar.
@@ -74,7 +82,7 @@ pub fn mlmodel(model: &Model, artifact_path: &str, run_id: &str, created: &str, 
          \x20   model_version: {model_version}\n\
          model_size_bytes: {bytes}\n\
          run_id: {run_id}\n\
-         signature:\n  inputs: {inputs}\n  outputs: {outputs}\n  params: null\n\
+         signature:\n  inputs: {inputs}\n  outputs: {outputs}\n  params: {params}\n\
          utc_time_created: {created}\n",
         python = PYTHON_VERSION,
         kind = model.kind().short(),
@@ -83,6 +91,7 @@ pub fn mlmodel(model: &Model, artifact_path: &str, run_id: &str, created: &str, 
         bytes = model.file().map_or(0, |f| f.bytes),
         inputs = yaml_quoted(&signature_inputs(model.schema())),
         outputs = yaml_quoted(&signature_outputs()),
+        params = yaml_quoted(&signature_params()),
         created = yaml_quoted(created),
     )
 }
@@ -119,6 +128,10 @@ mod tests {
         assert_eq!(
             signature_outputs(),
             "[{\"type\": \"double\", \"name\": \"churn_probability\", \"required\": true}, {\"type\": \"string\", \"name\": \"churn_prediction\", \"required\": true}, {\"type\": \"string\", \"name\": \"risk_level\", \"required\": true}, {\"type\": \"double\", \"name\": \"churn_probability_raw\", \"required\": true}]"
+        );
+        assert_eq!(
+            signature_params(),
+            "[{\"name\": \"explain\", \"type\": \"long\", \"default\": 0, \"shape\": null}]"
         );
         assert_eq!(requirements("0.1.0"), "churn-edge==0.1.0\n");
         assert!(python_env().contains("- -r requirements.txt"));

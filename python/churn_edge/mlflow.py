@@ -7,11 +7,14 @@ file in the active run the same way.
 
 ``predict(df)`` returns one row per input row: ``churn_probability`` (rounded by the model's
 policy), ``churn_prediction``, ``risk_level`` and ``churn_probability_raw``, computed by the
-same core as every other surface, bit for bit.
+same core as every other surface, bit for bit. ``predict(df, params={"explain": N})`` adds
+the top ``N`` factors of every row (``why_1``, ``why_1_value``, ``why_1_contribution``, ...), the
+columns of ``churn score --explain N``.
 """
 
 from __future__ import annotations
 
+import operator
 import os
 
 from ._native import Model, __version__
@@ -28,11 +31,21 @@ class ChurnPyfunc:
         self.model = model
 
     def predict(self, model_input, params=None):
+        """The scored columns of ``churn score --raw``; ``params={"explain": N}`` adds the top
+        ``N`` factors' columns, as ``churn score --explain N`` does."""
         import pandas as pd
 
+        explain = (params or {}).get("explain", 0)
+        try:
+            # Any integer (MLflow may hand over a numpy one), not a bool, not a float.
+            top = -1 if isinstance(explain, bool) else operator.index(explain)
+        except TypeError:
+            top = -1
+        if top < 0:
+            raise ValueError(f"params: explain must be a whole number >= 0, got {explain!r}")
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
-        scored = self.model.score(model_input, raw=True)
+        scored = self.model.score(model_input, raw=True, explain=top)
         # Drop the id (or row number): MLflow lines results up with the input by position.
         out = scored.iloc[:, 1:]
         out.index = model_input.index
@@ -52,10 +65,12 @@ def _load_pyfunc(path: str) -> ChurnPyfunc:
 def signature(model: Model):
     """The MLflow ``ModelSignature`` of a model (the one ``churn train`` logs)."""
     from mlflow.models.signature import ModelSignature
-    from mlflow.types.schema import Schema
+    from mlflow.types.schema import ParamSchema, Schema
 
-    inputs, outputs = model.mlflow_signature()
-    return ModelSignature(inputs=Schema.from_json(inputs), outputs=Schema.from_json(outputs))
+    inputs, outputs, params = model.mlflow_signature()
+    return ModelSignature(
+        inputs=Schema.from_json(inputs), outputs=Schema.from_json(outputs), params=ParamSchema.from_json(params)
+    )
 
 
 def _requirements():

@@ -309,11 +309,11 @@ impl Model {
         self.model.card().version.clone()
     }
 
-    /// MLflow's model signature of this model, `(inputs, outputs)`, as MLflow's JSON column
-    /// specs (`mlflow.types.Schema.from_json`): the same signature `churn train
-    /// --tracking-uri` writes into the logged `MLmodel`.
-    fn mlflow_signature(&self) -> (String, String) {
-        (pyfunc::signature_inputs(self.model.schema()), pyfunc::signature_outputs())
+    /// MLflow's model signature of this model, `(inputs, outputs, params)`, as MLflow's JSON
+    /// column and param specs (`mlflow.types.Schema.from_json`, `ParamSchema.from_json`): the
+    /// same signature `churn train --tracking-uri` writes into the logged `MLmodel`.
+    fn mlflow_signature(&self) -> (String, String, String) {
+        (pyfunc::signature_inputs(self.model.schema()), pyfunc::signature_outputs(), pyfunc::signature_params())
     }
 
     /// The names of the scored columns (after the id), as `churn score` writes them.

@@ -92,6 +92,23 @@ def test_clear_errors(spark, cases):
         churn_edge.spark.score(spark.createDataFrame(bad), FIXTURES / "golden.bin").collect()
 
 
+def test_mlflow_pyfunc_explain_param(cases, tmp_path):
+    churn_edge.mlflow.save_model(FIXTURES / "golden.bin", tmp_path / "m")
+    m = mlflow.pyfunc.load_model(str(tmp_path / "m"))
+    spec = m.metadata.get_params_schema().params
+    assert [(p.name, p.dtype.name, p.default) for p in spec] == [("explain", "long", 0)]
+    plain = m.predict(cases)
+    assert list(plain.columns) == churn_edge.Model.scored_column_names(raw=True)
+    explained = m.predict(cases, params={"explain": 3})
+    want = churn_edge.Model.load(FIXTURES / "golden.bin").score(cases, raw=True, explain=3).iloc[:, 1:]
+    want.index = cases.index
+    assert list(explained.columns) == churn_edge.Model.scored_column_names(raw=True, explain=3)
+    pd.testing.assert_frame_equal(explained, want, check_exact=True)
+    assert all(bits(a) == bits(b) for a, b in zip(explained["churn_probability_raw"], plain["churn_probability_raw"]))
+    with pytest.raises(ValueError, match="explain must be a whole number >= 0, got -1"):
+        m.predict(cases, params={"explain": -1})
+
+
 def test_mlflow_model_as_a_spark_udf(spark, cases, tmp_path):
     churn_edge.mlflow.save_model(FIXTURES / "golden_gbt.bin", tmp_path / "m")
     udf = mlflow.pyfunc.spark_udf(
