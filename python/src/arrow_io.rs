@@ -150,13 +150,20 @@ impl<'a> Cells<'a> {
     /// and NumPy write missing numbers as NaN; the npm package's typed arrays do the same).
     #[inline]
     fn value(&self, r: usize) -> Value<'a> {
-        macro_rules! num {
-            ($a:expr) => {
+        // Null, or `$v` (the array's value at row `r`) turned into a `Value` by `$e`.
+        macro_rules! cell {
+            ($a:expr, $v:ident => $e:expr) => {
                 if $a.is_null(r) {
                     Value::Null
                 } else {
-                    Value::Number($a.value(r) as f64)
+                    let $v = $a.value(r);
+                    $e
                 }
+            };
+        }
+        macro_rules! num {
+            ($a:expr) => {
+                cell!($a, v => Value::Number(v as f64))
             };
         }
         match self {
@@ -177,41 +184,11 @@ impl<'a> Cells<'a> {
             Cells::U32(a) => num!(a),
             Cells::U16(a) => num!(a),
             Cells::U8(a) => num!(a),
-            Cells::Decimal(a, div) => {
-                if a.is_null(r) {
-                    Value::Null
-                } else {
-                    Value::Number(a.value(r) as f64 / div)
-                }
-            }
-            Cells::Bool(a) => {
-                if a.is_null(r) {
-                    Value::Null
-                } else {
-                    Value::Bool(a.value(r))
-                }
-            }
-            Cells::Utf8(a) => {
-                if a.is_null(r) {
-                    Value::Null
-                } else {
-                    Value::Text(a.value(r))
-                }
-            }
-            Cells::LargeUtf8(a) => {
-                if a.is_null(r) {
-                    Value::Null
-                } else {
-                    Value::Text(a.value(r))
-                }
-            }
-            Cells::View(a) => {
-                if a.is_null(r) {
-                    Value::Null
-                } else {
-                    Value::Text(a.value(r))
-                }
-            }
+            Cells::Decimal(a, div) => cell!(a, v => Value::Number(v as f64 / div)),
+            Cells::Bool(a) => cell!(a, v => Value::Bool(v)),
+            Cells::Utf8(a) => cell!(a, v => Value::Text(v)),
+            Cells::LargeUtf8(a) => cell!(a, v => Value::Text(v)),
+            Cells::View(a) => cell!(a, v => Value::Text(v)),
             Cells::Dict { array, keys, values } => {
                 if array.is_null(r) {
                     Value::Null

@@ -262,14 +262,14 @@ pub fn search(
             let valid: Vec<usize> = (0..n).filter(|&r| folds[r] == j).collect();
             let yv: Vec<bool> = valid.iter().map(|&r| data.y[r]).collect();
             let nf = data.n_features;
-            let mut fit_count = train.len();
-            let (model, trees) = match spec {
+            // The model, its trees, and the rows it was fitted on.
+            let (model, trees, fit_count) = match spec {
                 Spec::Forest(fp) => {
                     let xt = gather_rows(data.x, nf, &train);
                     let yt: Vec<bool> = train.iter().map(|&r| data.y[r]).collect();
                     let fp = ForestParams { unchecked: true, seed: fp.seed ^ (j as u64 + 1), ..fp.clone() };
                     let trained = train::train(&xt, nf, &yt, &fp, 1, &|_| {}, &mut Spans::off())?;
-                    (trained.forest.compile()?, fp.trees)
+                    (trained.forest.compile()?, fp.trees, train.len())
                 }
                 Spec::Boost { params, fixed_trees } => {
                     let b = data.binned.expect("boosting candidates come with the binned rows");
@@ -283,8 +283,7 @@ pub fn search(
                         })
                     };
                     let fit = boost::fit(b, data.y, &fit_rows, &stop_rows, params, &mut |_| {})?;
-                    fit_count = fit_rows.len();
-                    (fit.export(b)?.compile()?, fit.n_trees())
+                    (fit.export(b)?.compile()?, fit.n_trees(), fit_rows.len())
                 }
             };
             // The held-out fold, scored by the core (either kind), as the written model would be.
